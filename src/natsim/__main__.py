@@ -1,0 +1,5 @@
+import sys
+
+from natsim.cli import main
+
+sys.exit(main())
