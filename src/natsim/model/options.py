@@ -1,0 +1,67 @@
+"""Declarative option specs: how a match or target's fields are spelled on the command line.
+
+A typed match is a frozen dataclass whose fields carry an :func:`option` spec.  The
+parser reads the specs to turn ``--dport 80`` into ``dport=Neg(PortRange(80, 80))``
+and the renderer reads the same specs to write it back, in field order (which is
+the order ``iptables-save`` prints).  ``kind`` names the value syntax; the parser
+and renderer each keep one function per kind.
+
+Value kinds (argument syntax):
+  flag          no argument; the field is True when present
+  int           decimal or 0x-hex integer
+  str           one word, kept as written (quoted words are unquoted)
+  port          one port or service number            -> int
+  port_range    ``80`` or ``1000:2000``                 -> PortRange
+  port_list     ``80,443,1000:2000``                    -> tuple[PortRange, ...]
+  str_set       ``ESTABLISHED,RELATED``                 -> frozenset[str] (upper-cased)
+  str_list      ``src,dst``                              -> tuple[str, ...]
+  network       ``10.0.0.0/8`` or ``10.0.0.1``           -> IPv4Network | IPv6Network
+  address       ``10.0.0.1``                             -> IPv4Address | IPv6Address
+  address_range ``10.0.0.1-10.0.0.9``                    -> AddressRange
+  mark_mask     ``0x1/0xff``                             -> MarkMask
+  tcp_flags     two words ``SYN,ACK SYN``                -> TcpFlags
+  icmp_type     ``8``, ``8/0``, ``echo-request``, ``any`` -> IcmpType
+  nat_range     ``1.2.3.4:80``, ``[fd::1]:80``, ``:80``  -> NatRange
+  port_nat      ``8080`` or ``8080-8090``                -> PortRange
+  number_str    a number kept as its original text (``0.33333333349``) -> str
+  interface     ``eth0`` or ``br+``                      -> Interface
+  set_ref       two words ``NAME src,dst``               -> (name, ("src", "dst"))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class OptionSpec:
+    flags: tuple[str, ...]  # flags[0] is how iptables-save prints it; others are accepted aliases
+    kind: str
+    negatable: bool = True  # may be written with '!' in front; the field then holds Neg[...]
+    nargs: int = 1  # argument words (0 for a flag)
+
+    @property
+    def canonical(self) -> str:
+        return self.flags[0]
+
+
+_NARGS = {"flag": 0, "tcp_flags": 2}
+
+
+def option(*flags: str, kind: str, negatable: bool = True, default: Any = None) -> Any:
+    """A dataclass field that is spelled ``flags[0] VALUE`` on the command line."""
+    spec = OptionSpec(tuple(flags), kind, negatable, _NARGS.get(kind, 1))
+    return dataclasses.field(default=default, metadata={"option": spec})
+
+
+def option_fields(cls: type) -> tuple[tuple[str, OptionSpec], ...]:
+    """(field name, spec) for each option field of a match or target class, in order."""
+    cached = cls.__dict__.get("_natsim_option_fields")
+    if cached is None:
+        cached = tuple(
+            (f.name, f.metadata["option"]) for f in dataclasses.fields(cls) if "option" in f.metadata
+        )
+        setattr(cls, "_natsim_option_fields", cached)
+    return cached
