@@ -1,0 +1,99 @@
+"""What the engine walks: a packet, its connection's conntrack entry, and where it is.
+
+Immutable: each hook that changes a packet (NAT, MARK) returns a new one, so a trace
+can show the packet before and after every step.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from natsim.model.values import IPAddress
+
+Proto = Literal["tcp", "udp", "sctp", "icmp", "icmpv6"]
+
+
+@dataclass(frozen=True, slots=True)
+class Tuple5:
+    """A conntrack tuple: what identifies one direction of a connection."""
+
+    src: IPAddress
+    dst: IPAddress
+    proto: str
+    sport: int | None = None  # None for ICMP (the id is folded into sport by conntrack; we do not need it)
+    dport: int | None = None
+
+    def inverted(self) -> "Tuple5":
+        return Tuple5(self.dst, self.src, self.proto, self.dport, self.sport)
+
+
+@dataclass(frozen=True, slots=True)
+class Conn:
+    """A conntrack entry as the packet sees it (``-m conntrack``/``-m state`` read this).
+
+    ``state`` is the ctstate of *this* packet: NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED.
+    ``status`` holds SNAT/DNAT once a NAT binding exists (``--ctstate SNAT/DNAT`` and ``--ctstatus``).
+    ``reply`` is the expected reply tuple after NAT bindings were made.
+    """
+
+    state: str
+    original: Tuple5
+    reply: Tuple5
+    status: frozenset[str] = frozenset()
+    is_reply: bool = False  # this packet travels in the reply direction (--ctdir REPLY)
+    mark: int = 0  # connmark
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    family: int  # 4 or 6
+    src: IPAddress
+    dst: IPAddress
+    proto: str  # "tcp", "udp", "sctp", "icmp", "icmpv6" (or a number as text)
+    sport: int | None = None
+    dport: int | None = None
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+    tcp_flags: frozenset[str] = frozenset({"SYN"})
+    length: int = 60
+    mark: int = 0
+    in_iface: str | None = None  # -i: the interface it arrived on (None when locally generated)
+    out_iface: str | None = None  # -o: chosen by routing (None before routing)
+    physdev_in: str | None = None  # bridge port it arrived on, when bridged/bridge-netfilter
+    physdev_out: str | None = None
+    bridged: bool = False  # travelling through br_netfilter (physdev-is-bridged)
+    conn: Conn | None = None
+    src_mac: str | None = None
+    pkt_type: str = "unicast"
+
+    def with_(self, **changes: object) -> "Packet":
+        return replace(self, **changes)
+
+    def tuple(self) -> Tuple5:
+        return Tuple5(self.src, self.dst, self.proto, self.sport, self.dport)
+
+    def __str__(self) -> str:
+        def ep(a: IPAddress, p: int | None) -> str:
+            if p is None:
+                return str(a)
+            return f"[{a}]:{p}" if a.version == 6 else f"{a}:{p}"
+
+        s = f"{self.proto} {ep(self.src, self.sport)} -> {ep(self.dst, self.dport)}"
+        if self.proto in ("icmp", "icmpv6") and self.icmp_type is not None:
+            s += f" type {self.icmp_type}"
+        ifs = []
+        if self.in_iface:
+            ifs.append(f"in={self.in_iface}")
+        if self.out_iface:
+            ifs.append(f"out={self.out_iface}")
+        if self.mark:
+            ifs.append(f"mark={self.mark:#x}")
+        if self.conn is not None:
+            ifs.append(f"ct={self.conn.state}")
+        return s + (f" ({' '.join(ifs)})" if ifs else "")
+
+
+def address(text: str) -> IPAddress:
+    return ipaddress.ip_address(text)
