@@ -71,6 +71,9 @@ class Outcome:
     conditions: tuple[str, ...] = ()  # e.g. ("statistic branch 1 of 3", "assuming ipset X contains ...")
     unknowns: tuple[Unknown, ...] = ()
     reason: str = ""  # one sentence: why reachable / blocked / unknown
+    #: How the client's connect() ends, in the lab's words: connected, refused, timeout,
+    #: unreachable (or unknown).  A DROP is a timeout; REJECT and no listener are refused.
+    end: str = ""
 
 
 @dataclass(frozen=True)

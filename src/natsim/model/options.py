@@ -47,7 +47,7 @@ class OptionSpec:
         return self.flags[0]
 
 
-_NARGS = {"flag": 0, "tcp_flags": 2}
+_NARGS = {"flag": 0, "tcp_flags": 2, "set_ref": 2}
 
 
 def option(*flags: str, kind: str, negatable: bool = True, default: Any = None) -> Any:

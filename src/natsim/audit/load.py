@@ -1,0 +1,71 @@
+"""Load what ``natsim audit``/``matrix`` read: the explain loader, made lenient for plain files.
+
+An audit should report a malformed line and go on with the rest of the file (the
+lines it could read still deserve findings), so a single rules file is parsed with
+``lenient=True`` and every diagnostic becomes a finding.  Snapshot directories and
+``live`` go through :func:`natsim.explain.inputs.load_inputs` unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from natsim.audit.findings import Cited, Finding, Severity
+from natsim.errors import InputError, UsageError
+from natsim.model.ruleset import IpSets, Ruleset
+from natsim.topology.model import Topology
+
+
+@dataclass(frozen=True)
+class Loaded:
+    rulesets: dict[int, Ruleset]
+    ipsets: IpSets | None
+    topology: Topology
+    source: str
+    tables_complete: bool = True  # False for ``iptables -S`` dumps of some tables
+    problems: tuple[InputError, ...] = ()
+    inputs: object | None = None  # the explain layer's Inputs, when it loaded them
+
+    def network(self):
+        """The engine's Network for these inputs."""
+        if self.inputs is not None:
+            return self.inputs.network()
+        from natsim.engine import Network
+
+        return Network(rulesets=dict(self.rulesets), ipsets=self.ipsets, topology=self.topology)
+
+
+def load(target: str, topology_files: tuple[str, ...] = ()) -> Loaded:
+    from natsim.explain import inputs as ex
+
+    path = Path(target)
+    if target != "live" and path.is_file() and not topology_files:
+        from natsim.parse import parse_file
+
+        parsed = parse_file(path, lenient=True)
+        rs = getattr(parsed, "ruleset", parsed)
+        topology = ex.infer_topology({rs.family: rs}, Topology())
+        return Loaded(
+            {rs.family: rs}, None, topology, target, getattr(parsed, "format", "save") == "save",
+            tuple(getattr(parsed, "diagnostics", ())),
+        )
+    if target != "live" and not path.exists():
+        raise UsageError(f"natsim: rules file or snapshot directory {target!r} does not exist")
+    got = ex.load_inputs(target, list(topology_files))
+    return Loaded(dict(got.rulesets), got.ipsets, got.topology, target, True, (), got)
+
+
+def problem_findings(loaded: Loaded) -> list[Finding]:
+    """Lines the parser could not read: their rules are missing from every answer."""
+    out = []
+    for err in loaded.problems:
+        out.append(Finding(
+            "unparsed-line", Severity.LOW,
+            f"line {err.line} could not be read and was left out",
+            f"{err.found}; {err.expected}. The rule on this line takes no part in the analysis, so answers "
+            "about the packets it would match may be wrong.",
+            "Fix the line (iptables-restore would reject it too) and run the audit again.",
+            (Cited(err.file, err.line, (err.source_line or "").strip()),),
+        ))
+    return out

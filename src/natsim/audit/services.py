@@ -1,0 +1,152 @@
+"""Port forwards as the rules state them: every DNAT that nat PREROUTING can reach.
+
+Docker's published ports are DNAT rules in the nat DOCKER chain, but a router's
+hand-written ``-j DNAT`` port forward is exposed the same way, so the audit reads the
+rules, not Docker's chain names.  The bridge a forward leads to comes from the
+topology when it is known, else from what the rules say about the target address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from natsim.audit.shadow import RuleAt
+from natsim.model import matches as m
+from natsim.model import targets as t
+from natsim.model.ruleset import Ruleset
+from natsim.model.values import IPAddress, IPNetwork
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """One DNAT: ``proto`` ``host_ip:host_port`` -> ``to_addr:to_port`` (host_ip None: any address)."""
+
+    at: RuleAt
+    proto: str
+    host_port: int | None
+    host_port_hi: int | None
+    host_ip: IPAddress | None
+    to_addr: IPAddress
+    to_port: int | None
+    bridge: str | None  # the interface the forwarded packet leaves by, when known
+    not_from: str | None  # ``! -i B``: Docker's "not from the container's own bridge"
+
+    @property
+    def all_addresses(self) -> bool:
+        return self.host_ip is None
+
+    @property
+    def loopback_only(self) -> bool:
+        return self.host_ip is not None and self.host_ip.is_loopback
+
+    def label(self) -> str:
+        host = "*" if self.host_ip is None else str(self.host_ip)
+        port = "?" if self.host_port is None else str(self.host_port)
+        if self.host_port_hi not in (None, self.host_port):
+            port += f"-{self.host_port_hi}"
+        dest = f"[{self.to_addr}]" if self.to_addr.version == 6 else str(self.to_addr)
+        to = f"{dest}:{self.to_port}" if self.to_port is not None else dest
+        return f"{host}:{port}/{self.proto} -> {to}"
+
+
+def _dport(rule) -> tuple[int | None, int | None]:
+    for mm in rule.matches:
+        if isinstance(mm, (m.Tcp, m.Udp, m.Sctp, m.UdpLite, m.Dccp)) and mm.dport is not None and not mm.dport.negated:
+            return mm.dport.value.lo, mm.dport.value.hi
+        if isinstance(mm, m.Multiport) and mm.dports is not None and not mm.dports.negated and len(mm.dports.value) == 1:
+            return mm.dports.value[0].lo, mm.dports.value[0].hi
+    return None, None
+
+
+def reachable_chains(ruleset: Ruleset, table: str, roots: tuple[str, ...]) -> list[str]:
+    tbl = ruleset.table(table)
+    if tbl is None:
+        return []
+    seen: list[str] = []
+    todo = list(roots)
+    while todo:
+        name = todo.pop(0)
+        if name in seen or tbl.chain(name) is None:
+            continue
+        seen.append(name)
+        todo.extend(r.target.chain for r in tbl.chain(name).rules if isinstance(r.target, t.Jump))
+    return seen
+
+
+def subnet_bridges(ruleset: Ruleset) -> list[tuple[IPNetwork, str]]:
+    """``-s SUBNET ! -o B -j MASQUERADE``: Docker's per-network masquerade names the bridge of a subnet."""
+    out = []
+    post = ruleset.chain("nat", "POSTROUTING")
+    for rule in post.rules if post else ():
+        o = rule.out_interface
+        if isinstance(rule.target, (t.Masquerade, t.Snat)) and rule.source and not rule.source.negated \
+                and o is not None and o.negated and not o.value.name.endswith("+"):
+            out.append((rule.source.value, o.value.name))
+    return out
+
+
+def _filter_bridges(ruleset: Ruleset) -> dict[IPAddress, str]:
+    """``-d C/32 ... -o B -j ACCEPT`` (Docker's per-port ACCEPT) names the bridge of C."""
+    out: dict[IPAddress, str] = {}
+    table = ruleset.table("filter")
+    for chain in table.chains if table else ():
+        for rule in chain.rules:
+            d, o = rule.destination, rule.out_interface
+            if d is not None and not d.negated and d.value.num_addresses == 1 and o is not None \
+                    and not o.negated and not o.value.name.endswith("+"):
+                out.setdefault(d.value.network_address, o.value.name)
+    return out
+
+
+def bridge_for(ruleset: Ruleset, addr: IPAddress, topology=None) -> str | None:
+    if topology is not None:
+        try:
+            net = topology.network_of_address(addr)
+        except Exception:  # a partial topology: fall back to the rules
+            net = None
+        if net is not None and net.bridge:
+            return net.bridge
+    direct = _filter_bridges(ruleset).get(addr)
+    if direct:
+        return direct
+    best: tuple[int, str] | None = None
+    for subnet, bridge in subnet_bridges(ruleset):
+        if addr.version == subnet.version and addr in subnet and (best is None or subnet.prefixlen > best[0]):
+            best = (subnet.prefixlen, bridge)
+    return best[1] if best else None
+
+
+def forwards(ruleset: Ruleset, topology=None) -> list[Forward]:
+    """Every DNAT rule in a nat chain reachable from PREROUTING, with a single target address."""
+    out: list[Forward] = []
+    nat = ruleset.table("nat")
+    if nat is None:
+        return out
+    for name in reachable_chains(ruleset, "nat", ("PREROUTING",)):
+        for idx, rule in enumerate(nat.chain(name).rules, start=1):
+            tgt = rule.target
+            if not isinstance(tgt, t.Dnat) or not tgt.to_destination:
+                continue
+            rng = tgt.to_destination[0]
+            if rng.addresses is None:
+                continue
+            proto = rule.protocol.value if rule.protocol and not rule.protocol.negated else "all"
+            lo, hi = _dport(rule)
+            host_ip = None
+            d = rule.destination
+            if d is not None and not d.negated and d.value.num_addresses == 1:
+                host_ip = d.value.network_address
+            i = rule.in_interface
+            not_from = i.value.name if i is not None and i.negated else None
+            to_addr = rng.addresses.lo
+            to_port = rng.ports.lo if rng.ports is not None else lo
+            out.append(Forward(
+                RuleAt("nat", name, idx, rule), proto, lo, hi, host_ip, to_addr, to_port,
+                bridge_for(ruleset, to_addr, topology) or not_from, not_from,
+            ))
+    return out
+
+
+def is_loopback_net(addr: IPAddress) -> bool:
+    return addr in ipaddress.ip_network("127.0.0.0/8") if addr.version == 4 else addr == ipaddress.ip_address("::1")

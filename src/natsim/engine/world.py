@@ -1,0 +1,555 @@
+"""The engine's view of the topology: namespaces, interfaces, L2 segments, routing tables.
+
+Built once per :class:`~natsim.engine.network.Network` from a
+:class:`natsim.topology.model.Topology`.  Where the topology is silent the world fills
+in what the kernel or Docker would have (local routes from addresses, a container's
+default route via its gateway, an outside client beyond the host's uplink) and lists
+each such fill-in as an assumption, so an answer never rests on a hidden guess.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from natsim.engine.tri import Tri, Unknown
+from natsim.model.values import IPAddress, IPNetwork
+from natsim.topology import model as tm
+
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+LOOPBACK4 = ipaddress.ip_network("127.0.0.0/8")
+
+
+@dataclass
+class Iface:
+    name: str
+    kind: str | None
+    addrs: list[IPInterface]
+    master: str | None = None
+    hairpin: Tri = False
+    mac: str | None = None
+    up: bool = True
+
+    def addrs_of(self, family: int) -> list[IPInterface]:
+        return [a for a in self.addrs if a.version == family]
+
+
+@dataclass(frozen=True)
+class RouteV:
+    dst: IPNetwork
+    type: str = "unicast"
+    dev: str | None = None
+    gateway: IPAddress | None = None
+    prefsrc: IPAddress | None = None
+    metric: int = 0
+    table: int = tm.TABLE_MAIN
+
+
+@dataclass
+class Member:
+    """One end attached to an L2 segment: an interface in a namespace.
+
+    For a bridge segment ``port`` is the host-side bridge port the member sits behind
+    (None for the bridge device itself); ``world`` members stand for everything beyond
+    the host's uplink and answer for any address nobody else on the segment owns.
+    """
+
+    ns: str
+    iface: str
+    port: str | None = None
+    hairpin: Tri = False
+    world: bool = False
+
+
+@dataclass
+class Segment:
+    kind: str  # "bridge" or "link"
+    members: list[Member]
+    bridge_ns: str | None = None
+    bridge: str | None = None
+
+    def member(self, ns: str, iface: str) -> Member | None:
+        for m in self.members:
+            if m.ns == ns and m.iface == iface:
+                return m
+        return None
+
+
+@dataclass
+class Ns:
+    name: str
+    role: str
+    ifaces: dict[str, Iface]
+    routes: dict[int, list[RouteV]] = field(default_factory=dict)  # by family
+    rules: dict[int, tuple[tm.PolicyRule, ...]] = field(default_factory=dict)
+    topo: tm.Namespace | None = None
+    listeners: tuple[tm.Listener, ...] | None = None
+    world: bool = False
+    world_exclude: frozenset[IPAddress] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.local: dict[IPAddress, str] = {}
+        for iface in self.ifaces.values():
+            for a in iface.addrs:
+                self.local.setdefault(a.ip, iface.name)
+
+    # ------------------------------------------------------------------ addresses
+
+    def is_local(self, addr: IPAddress) -> bool:
+        if self.world:
+            return addr not in self.world_exclude
+        t = self.local_route_type(addr)
+        return t == "local"
+
+    def local_route_type(self, addr: IPAddress, dev: str | None = None) -> str | None:
+        """The type of the local table's route for ``addr`` (addrtype), or None."""
+        best: RouteV | None = None
+        for r in self.routes.get(addr.version, ()):
+            if r.table == tm.TABLE_LOCAL and addr in r.dst and (best is None or r.dst.prefixlen > best.dst.prefixlen):
+                best = r
+        if best is None:
+            return None
+        if dev is not None and best.dev is not None and best.dev != dev:
+            return None
+        return best.type
+
+    def addr_type(self, addr: IPAddress, dev: str | None = None) -> str:
+        """``-m addrtype``: net/netfilter/xt_addrtype.c via inet_dev_addr_type on the local table."""
+        if addr.version == 4:
+            if int(addr) == 0 or addr == ipaddress.IPv4Address("255.255.255.255"):
+                return "BROADCAST"
+            if addr.is_multicast:
+                return "MULTICAST"
+        else:
+            if addr.is_unspecified:
+                return "UNSPEC"
+            if addr.is_multicast:
+                return "MULTICAST"
+        if self.world:
+            return "LOCAL" if self.is_local(addr) else "UNICAST"
+        t = self.local_route_type(addr, dev)
+        return (t or "unicast").upper()
+
+    def iface_of(self, addr: IPAddress) -> str | None:
+        return self.local.get(addr)
+
+    def primary(self, iface: str, family: int, toward: IPAddress | None = None) -> IPAddress | None:
+        """inet_select_addr: the interface's address on the subnet of ``toward``, else its first global one."""
+        i = self.ifaces.get(iface)
+        if i is None:
+            return None
+        addrs = i.addrs_of(family)
+        if toward is not None:
+            for a in addrs:
+                if toward in a.network and not a.ip.is_link_local:
+                    return a.ip
+        for a in addrs:
+            if not a.ip.is_link_local and not a.ip.is_loopback:
+                return a.ip
+        return addrs[0].ip if addrs else None
+
+    def any_address(self, family: int) -> IPAddress | None:
+        for iface in self.ifaces.values():
+            if iface.kind == "loopback":
+                continue
+            for a in iface.addrs_of(family):
+                if not a.ip.is_link_local:
+                    return a.ip
+        return None
+
+    # ------------------------------------------------------------------ routing
+
+    def lookup(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
+               mark: int = 0, oif: str | None = None) -> RouteV | None:
+        """fib_lookup: policy rules in priority order, then the longest prefix of each table."""
+        fam = dst.version
+        routes = self.routes.get(fam, [])
+        for rule in self.rules.get(fam, ()):
+            if not _rule_matches(rule, dst, src, iif, mark, oif):
+                continue
+            if rule.action in ("blackhole", "unreachable", "prohibit"):
+                return RouteV(ipaddress.ip_network(f"{dst}/{dst.max_prefixlen}"), rule.action)
+            if rule.action != "lookup" or rule.table is None:
+                continue
+            best: RouteV | None = None
+            for r in routes:
+                if r.table != rule.table or dst not in r.dst:
+                    continue
+                if oif is not None and r.dev is not None and r.dev != oif and r.type == "unicast":
+                    continue
+                if best is None or r.dst.prefixlen > best.dst.prefixlen or (
+                    r.dst.prefixlen == best.dst.prefixlen and r.metric < best.metric
+                ):
+                    best = r
+            if best is None or best.type == "throw":
+                continue
+            if rule.suppress_prefixlength is not None and best.dst.prefixlen <= rule.suppress_prefixlength:
+                continue
+            return best
+        return None
+
+    def select_source(self, route: RouteV, dst: IPAddress) -> IPAddress | None:
+        """The source address a local socket gets for ``dst`` (ip_route_output / ipv6_dev_get_saddr)."""
+        if route.prefsrc is not None:
+            return route.prefsrc
+        if route.type == "local":
+            return dst
+        toward = route.gateway or dst
+        if route.dev is not None:
+            addr = self.primary(route.dev, dst.version, toward)
+            if addr is not None:
+                return addr
+        return self.any_address(dst.version)
+
+
+def _rule_matches(rule: tm.PolicyRule, dst: IPAddress, src: IPAddress | None, iif: str | None,
+                  mark: int, oif: str | None) -> bool:
+    ok = True
+    if rule.src is not None:
+        ok = ok and src is not None and src in rule.src
+    if rule.dst is not None:
+        ok = ok and dst in rule.dst
+    if rule.iif is not None:
+        ok = ok and (iif or "lo") == rule.iif
+    if rule.oif is not None:
+        ok = ok and oif == rule.oif
+    if rule.fwmark is not None:
+        mask = rule.fwmark if rule.fwmask is None else rule.fwmask
+        mask = 0xFFFFFFFF if rule.fwmask is None else rule.fwmask
+        ok = ok and (mark & mask) == rule.fwmark
+    return ok != rule.invert
+
+
+# ---------------------------------------------------------------------------- building
+
+
+class World:
+    """Every namespace a packet may cross, and the L2 segments that join them."""
+
+    def __init__(self, topology: tm.Topology | None) -> None:
+        self.topology = topology or tm.Topology()
+        self.namespaces: dict[str, Ns] = {}
+        self.segments: dict[tuple[str, str], Segment] = {}
+        self.assumptions: list[str] = []
+        self._build()
+
+    # ------------------------------------------------------------------ queries
+
+    def ns(self, name: str) -> Ns | None:
+        return self.namespaces.get(name)
+
+    def segment(self, ns: str, iface: str) -> Segment | None:
+        return self.segments.get((ns, iface))
+
+    def resolve_namespace(self, name: str) -> str | None:
+        """A flow source name to a namespace: ``container:X`` follows --net=host / --net=container:X."""
+        if name in self.namespaces:
+            if name.startswith("container:"):
+                target = self.topology.namespace_name_of(name.split(":", 1)[1])
+                if target is not None and target in self.namespaces:
+                    return target
+            return name
+        if name.startswith("container:"):
+            target = self.topology.namespace_name_of(name.split(":", 1)[1])
+            if target is not None and target in self.namespaces:
+                return target
+        return None
+
+    def owner_on(self, seg: Segment, addr: IPAddress, exclude: Member | None = None) -> Member | None:
+        """Who answers ARP/NDP for ``addr`` on the segment (the world answers for the rest)."""
+        world: Member | None = None
+        for m in seg.members:
+            if m is exclude:
+                continue
+            ns = self.namespaces[m.ns]
+            if m.world:
+                world = m
+                continue
+            iface = ns.ifaces.get(m.iface)
+            if iface is not None and any(a.ip == addr for a in iface.addrs):
+                return m
+        return world
+
+    # ------------------------------------------------------------------ build
+
+    def _build(self) -> None:
+        topo = self.topology
+        for tns in topo.namespaces:
+            self.namespaces[tns.name] = self._ns_from(tns)
+        if topo.host not in self.namespaces:
+            self.namespaces[topo.host] = self._synth_host()
+        self._synth_containers()
+        self._link_veths()
+        self._bridge_segments()
+        self._attach_outside()
+        for ns in self.namespaces.values():
+            self._complete_routes(ns)
+
+    def _assume(self, text: str) -> None:
+        if text not in self.assumptions:
+            self.assumptions.append(text)
+
+    def _ns_from(self, tns: tm.Namespace) -> Ns:
+        ifaces: dict[str, Iface] = {}
+        for l in tns.links or ():
+            addrs = [a.interface for a in l.addresses or ()]
+            kind = l.kind
+            if kind is None and l.name == "lo":
+                kind = "loopback"
+            ifaces[l.name] = Iface(l.name, kind, addrs, l.master, l.hairpin if l.hairpin is not None else
+                                   Unknown(f"hairpin mode of bridge port {l.name} in {tns.name} is not known"),
+                                   l.mac, l.up is not False)
+        if "lo" not in ifaces:
+            ifaces["lo"] = Iface("lo", "loopback", [ipaddress.ip_interface("127.0.0.1/8"), ipaddress.ip_interface("::1/128")])
+        routes: dict[int, list[RouteV]] = {4: [], 6: []}
+        for r in tns.routes or ():
+            routes[r.family].append(RouteV(r.dst, r.type, r.dev, r.gateway, r.prefsrc, r.metric or 0, r.table))
+        ns = Ns(tns.name, tns.role, ifaces, routes, {4: tns.policy_rules_for(4), 6: tns.policy_rules_for(6)}, tns,
+                tns.listeners, world=False)
+        ns._routes_known = tns.routes is not None  # type: ignore[attr-defined]
+        return ns
+
+    def _synth_host(self) -> Ns:
+        self._assume("the host's interfaces are not known: natsim assumed only the Docker bridges and loopback")
+        ifaces = {"lo": Iface("lo", "loopback", [ipaddress.ip_interface("127.0.0.1/8"), ipaddress.ip_interface("::1/128")])}
+        for n in self.topology.networks or ():
+            if n.bridge is None:
+                continue
+            addrs: list[IPInterface] = []
+            for sub, gw in zip(n.subnets or (), n.gateways or ()):
+                addrs.append(ipaddress.ip_interface(f"{gw}/{sub.prefixlen}"))
+            ifaces[n.bridge] = Iface(n.bridge, "bridge", addrs)
+        ns = Ns(self.topology.host, "host", ifaces, {4: [], 6: []},
+                {4: tm.default_policy_rules(4), 6: tm.default_policy_rules(6)})
+        ns._routes_known = False  # type: ignore[attr-defined]
+        return ns
+
+    def _synth_containers(self) -> None:
+        """A namespace for each container the topology names but did not read: Docker's standard setup."""
+        topo = self.topology
+        for c in topo.containers or ():
+            name = topo.namespace_name_of(c)
+            if name is None or name in self.namespaces or not c.endpoints:
+                continue
+            ifaces = {"lo": Iface("lo", "loopback", [ipaddress.ip_interface("127.0.0.1/8"), ipaddress.ip_interface("::1/128")])}
+            routes: dict[int, list[RouteV]] = {4: [], 6: []}
+            for i, e in enumerate(c.endpoints):
+                net = topo.network(e.network)
+                addrs: list[IPInterface] = []
+                for addr, plen in ((e.ipv4, e.ipv4_prefixlen), (e.ipv6, e.ipv6_prefixlen)):
+                    if addr is None:
+                        continue
+                    if plen is None and net is not None:
+                        sub = net.subnet_for(addr)
+                        plen = sub.prefixlen if sub is not None else None
+                    plen = plen if plen is not None else addr.max_prefixlen
+                    addrs.append(ipaddress.ip_interface(f"{addr}/{plen}"))
+                ifname = f"eth{i}"
+                ifaces[ifname] = Iface(ifname, "veth", addrs, mac=e.mac)
+                for fam, gw in ((4, e.gateway), (6, e.gateway6)):
+                    if gw is None and net is not None:
+                        gw = next((g for g in net.gateways or () if g.version == fam), None)
+                    if gw is not None and i == 0:
+                        routes[fam].append(RouteV(ipaddress.ip_network("0.0.0.0/0" if fam == 4 else "::/0"), "unicast",
+                                                  ifname, gw))
+            ns = Ns(name, "container", ifaces, routes, {4: tm.default_policy_rules(4), 6: tm.default_policy_rules(6)})
+            ns._routes_known = False  # type: ignore[attr-defined]
+            ns._synth_default = True  # type: ignore[attr-defined]
+            self.namespaces[name] = ns
+            self._assume(f"namespace of container {c.name} not read: natsim assumed Docker's standard setup "
+                         "(one veth per network, default route via the gateway)")
+
+    def _link_veths(self) -> None:
+        """Point-to-point links: veth pairs whose two ends are both known."""
+        for ns in list(self.namespaces.values()):
+            for l in (ns.topo.links or ()) if ns.topo is not None else ():
+                if l.peer is None or l.peer_namespace is None or l.master is not None:
+                    continue
+                other = self.namespaces.get(l.peer_namespace)
+                if other is None or l.peer not in other.ifaces:
+                    continue
+                peer_link = other.topo.link(l.peer) if other.topo is not None else None
+                if peer_link is not None and peer_link.master is not None:
+                    continue  # the other end is a bridge port: handled with the bridge
+                if (ns.name, l.name) in self.segments:
+                    continue
+                seg = Segment("link", [Member(ns.name, l.name), Member(other.name, l.peer)])
+                self.segments[(ns.name, l.name)] = seg
+                self.segments[(other.name, l.peer)] = seg
+
+    def _bridge_segments(self) -> None:
+        topo = self.topology
+        host = self.namespaces[topo.host]
+        placed: set[tuple[str, str]] = set()
+        for bname, b in list(host.ifaces.items()):
+            if b.kind != "bridge":
+                continue
+            seg = Segment("bridge", [Member(host.name, bname)], host.name, bname)
+            # ports whose far end is known from the links
+            for port in (host.topo.ports_of(bname) if host.topo is not None else ()):
+                if port.peer is not None and port.peer_namespace is not None:
+                    other = self.namespaces.get(port.peer_namespace)
+                    if other is not None and port.peer in other.ifaces:
+                        seg.members.append(Member(other.name, port.peer, port.name, host.ifaces[port.name].hairpin))
+                        placed.add((other.name, port.peer))
+            # containers on the bridge's Docker network
+            for c in topo.containers or ():
+                cns_name = topo.namespace_name_of(c)
+                if cns_name is None or cns_name == host.name or c.mode != "bridge":
+                    continue
+                cns = self.namespaces.get(cns_name)
+                if cns is None:
+                    continue
+                for e in c.endpoints or ():
+                    net = topo.network(e.network)
+                    on_bridge = net is not None and net.bridge == bname
+                    if not on_bridge and (net is None or net.bridge is None):
+                        on_bridge = any(a in bi.network for a in e.addresses() for bi in b.addrs if bi.version == a.version)
+                    if not on_bridge:
+                        continue
+                    ifname = next((cns.iface_of(a) for a in e.addresses() if cns.iface_of(a)), None)
+                    if ifname is None or (cns.name, ifname) in placed:
+                        continue
+                    bp = topo.bridge_port(c.name, e.network)
+                    port = bp.port
+                    hairpin = bp.hairpin
+                    if port is not None and port in host.ifaces:
+                        hp = host.ifaces[port].hairpin
+                        hairpin = hp if not isinstance(hp, Unknown) else hairpin
+                    seg.members.append(Member(cns.name, ifname, port or f"<port of {c.name}>", hairpin))
+                    placed.add((cns.name, ifname))
+            for m in seg.members:
+                self.segments[(m.ns, m.iface)] = seg
+
+    def uplinks(self) -> list[str]:
+        """Host interfaces that lead outside: physical ones, or non-bridge, non-port ones with addresses."""
+        cached = getattr(self, "_uplinks", None)
+        if cached is not None:
+            return cached
+        host = self.namespaces[self.topology.host]
+        default_dev = None
+        for r in host.routes.get(4, []) + host.routes.get(6, []):
+            if r.dst.prefixlen == 0 and r.dev is not None and r.table == tm.TABLE_MAIN:
+                default_dev = r.dev
+                break
+        out: list[str] = []
+        for name, i in host.ifaces.items():
+            if i.kind in ("loopback", "bridge") or i.master is not None:
+                continue
+            if (host.name, name) in self.segments:
+                continue
+            if i.kind == "physical" or (i.kind in (None, "other", "veth") and i.addrs):
+                out.append(name)
+        if default_dev in out:
+            out.remove(default_dev)
+            out.insert(0, default_dev)
+        self._uplinks = out
+        return out
+
+    def _attach_outside(self) -> None:
+        """The outside world: the topology's outside namespace, or one synthesized beyond each uplink."""
+        host = self.namespaces[self.topology.host]
+        owned = frozenset(a for ns in self.namespaces.values() if ns.role != "outside" for a in ns.local)
+        existing = [ns for ns in self.namespaces.values() if ns.role == "outside"]
+        for ns in existing:
+            ns.world = True
+            ns.world_exclude = owned
+        if any((ns.name, i) in self.segments for ns in existing for i in ns.ifaces):
+            return
+        outside = existing[0] if existing else None
+        ups = self.uplinks()
+        if outside is None:
+            outside = Ns(tm.OUTSIDE, "outside", {"lo": Iface("lo", "loopback", [])}, {4: [], 6: []},
+                         {4: tm.default_policy_rules(4), 6: tm.default_policy_rules(6)}, world=True,
+                         world_exclude=owned)
+            outside._routes_known = True  # type: ignore[attr-defined]
+            self.namespaces[outside.name] = outside
+        for up in ups:
+            wif = f"to-{up}"
+            outside.ifaces[wif] = Iface(wif, "physical", [])
+            seg = Segment("link", [Member(host.name, up), Member(outside.name, wif, world=True)])
+            self.segments[(host.name, up)] = seg
+            self.segments[(outside.name, wif)] = seg
+            for fam in (4, 6):
+                if host.primary(up, fam) is not None:
+                    outside.routes.setdefault(fam, []).append(RouteV(
+                        ipaddress.ip_network("0.0.0.0/0" if fam == 4 else "::/0"), "unicast", wif, host.primary(up, fam),
+                        metric=len(outside.routes.get(fam, []))))
+        if ups and not existing:
+            self._assume(f"outside: a client beyond host interface {ups[0]}" + (f" (also {', '.join(ups[1:])})" if ups[1:] else ""))
+
+    def _complete_routes(self, ns: Ns) -> None:
+        """Local routes from addresses (the kernel adds them), connected routes when none were read."""
+        known = getattr(ns, "_routes_known", False)
+        for fam in (4, 6):
+            rs = ns.routes.setdefault(fam, [])
+            if not any(r.table == tm.TABLE_LOCAL for r in rs):
+                for iface in ns.ifaces.values():
+                    for a in iface.addrs_of(fam):
+                        if iface.kind == "loopback" and fam == 4:
+                            rs.append(RouteV(a.network, "local", iface.name, None, a.ip, 0, tm.TABLE_LOCAL))
+                        rs.append(RouteV(ipaddress.ip_network(f"{a.ip}/{fam == 4 and 32 or 128}"), "local",
+                                         iface.name, None, a.ip, 0, tm.TABLE_LOCAL))
+                        if fam == 4 and a.network.prefixlen < 31 and iface.kind != "loopback":
+                            rs.append(RouteV(ipaddress.ip_network(f"{a.network.broadcast_address}/32"), "broadcast",
+                                             iface.name, None, a.ip, 0, tm.TABLE_LOCAL))
+            if not known and not ns.world:
+                for iface in ns.ifaces.values():
+                    if iface.kind == "loopback":
+                        continue
+                    for a in iface.addrs_of(fam):
+                        if a.network.prefixlen < a.max_prefixlen and not any(
+                            r.dst == a.network and r.table == tm.TABLE_MAIN for r in rs
+                        ):
+                            rs.append(RouteV(a.network, "unicast", iface.name, None, a.ip, 0, tm.TABLE_MAIN))
+                if ns.role == "container" and not any(r.dst.prefixlen == 0 for r in rs if r.table == tm.TABLE_MAIN):
+                    gw = self._container_gateway(ns, fam)
+                    if gw is not None:
+                        rs.append(RouteV(ipaddress.ip_network("0.0.0.0/0" if fam == 4 else "::/0"), "unicast", gw[0],
+                                         gw[1], None, 0, tm.TABLE_MAIN))
+                        self._assume(f"{ns.name}: routes not known, natsim assumed Docker's default route via {gw[1]}")
+                if ns.role == "host" and not any(r.dst.prefixlen == 0 for r in rs if r.table == tm.TABLE_MAIN):
+                    ups = self.uplinks()
+                    if ups and any(ns.ifaces[u].addrs_of(fam) for u in ups):
+                        up = next(u for u in ups if ns.ifaces[u].addrs_of(fam))
+                        rs.append(RouteV(ipaddress.ip_network("0.0.0.0/0" if fam == 4 else "::/0"), "unicast", up,
+                                         None, None, 1000, tm.TABLE_MAIN))
+                        self._assume(f"host routes not known: natsim assumed the IPv{fam} default route leaves by {up}")
+
+    def _container_gateway(self, ns: Ns, family: int) -> tuple[str, IPAddress] | None:
+        topo = self.topology
+        for c in topo.containers or ():
+            if topo.namespace_name_of(c) != ns.name:
+                continue
+            for e in c.endpoints or ():
+                gw = e.gateway if family == 4 else e.gateway6
+                if gw is None:
+                    net = topo.network(e.network)
+                    gw = next((g for g in (net.gateways or ()) if g.version == family), None) if net else None
+                if gw is None:
+                    continue
+                for name, iface in ns.ifaces.items():
+                    if any(gw in a.network for a in iface.addrs_of(family)):
+                        return name, gw
+        return None
+
+    def outside_client_address(self, iface: str, family: int) -> IPAddress | None:
+        """An address for an outside client on the network of host interface ``iface``."""
+        host = self.namespaces[self.topology.host]
+        for a in host.ifaces[iface].addrs_of(family) if iface in host.ifaces else ():
+            if a.ip.is_link_local:
+                continue
+            net = a.network
+            if net.num_addresses < 4:
+                continue
+            cand = net.broadcast_address - 1 if family == 4 else net.network_address + 0xFFFE
+            while cand in host.local or cand == a.ip:
+                cand -= 1
+            return cand
+        return None
+
+
+def networks_of(ns: Ns) -> Iterable[IPInterface]:
+    for i in ns.ifaces.values():
+        yield from i.addrs

@@ -1,0 +1,80 @@
+"""One question, answered: parse the endpoints, load the inputs, simulate each flow, verify fixes.
+
+The endpoints are parsed before any file is read, so a typo costs nothing; they are
+resolved after, because only the topology knows which container ``web`` is.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+from natsim.engine.result import FlowResult
+from natsim.errors import UsageError
+from natsim.explain.answer import Answer, Fix, FlowAnswer
+from natsim.explain.endpoints import parse_destination, parse_source
+from natsim.explain.fixes import suggest_close, suggest_open
+from natsim.explain.inputs import Inputs, load_inputs
+from natsim.explain.resolve import ResolvedFlow, resolve
+from natsim.model.location import UNKNOWN_LOCATION, Location
+from natsim.model.ruleset import Ruleset
+from natsim.model.values import IPAddress
+
+
+def parse_via(text: str | None) -> IPAddress | None:
+    if text is None:
+        return None
+    try:
+        return ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        raise UsageError(f"natsim: --via {text!r} is not an IP address (write --via 192.0.2.10)") from None
+
+
+def _fixes(inputs: Inputs, rf: ResolvedFlow, result: FlowResult, source_kind: str) -> tuple[Fix, ...]:
+    """Verified fixes: open a blocked flow; close a reachable one from outside (an exposure)."""
+    ruleset = inputs.rulesets.get(rf.flow.family)
+    if ruleset is None:
+        return ()
+
+    def resimulate(changed: Ruleset) -> FlowResult:
+        return inputs.simulate(rf.flow, changed)
+
+    fix: Fix | None = None
+    if result.verdict == "blocked":
+        fix = suggest_open(result, ruleset, resimulate)
+    elif result.verdict == "reachable" and source_kind in ("outside", "address") and rf.flow.source == "outside":
+        fix = suggest_close(result, ruleset, resimulate)
+    return (fix,) if fix is not None else ()
+
+
+def chain_sites(rulesets: dict[int, Ruleset]) -> dict[tuple[int, str, str], Location]:
+    """Where each built-in chain was declared, so that a policy verdict cites its line."""
+    return {
+        (family, table.name, chain.name): chain.location
+        for family, rs in rulesets.items()
+        for table in rs.tables
+        for chain in table.chains
+        if chain.builtin and chain.location != UNKNOWN_LOCATION
+    }
+
+
+def ask(
+    target: str,
+    source: str,
+    destination: str,
+    topology_files: Sequence[str] = (),
+    via: str | None = None,
+    fixes: bool = True,
+    netns: str | None = None,
+) -> Answer:
+    src = parse_source(source)
+    dst = parse_destination(destination)
+    via_addr = parse_via(via)
+    inputs = load_inputs(target, topology_files, netns)
+    flows = resolve(src, dst, inputs.topology, via_addr)
+    answers = []
+    for rf in flows:
+        result = inputs.simulate(rf.flow)
+        found = _fixes(inputs, rf, result, src.kind) if fixes else ()
+        answers.append(FlowAnswer(rf.label, result, found, rf.assumptions))
+    return Answer(src, dst, tuple(answers), inputs.assumptions, inputs.files, chain_sites(inputs.rulesets))

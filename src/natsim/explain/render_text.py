@@ -1,0 +1,149 @@
+"""Plain-text answers: `explain` puts the verdict first; `trace` lists every step.
+
+Written for a person reading a terminal: the verdict, the one rule that decided it
+(file:line and text), the NAT done, what the server sees, what was assumed, and a
+verified change when the answer is not what they want.
+"""
+
+from __future__ import annotations
+
+from natsim.engine.packet import Packet
+from natsim.engine.result import Leg, Outcome, Step
+from natsim.engine.tri import Unknown
+from natsim.explain.answer import Answer, FlowAnswer
+from natsim.explain.ruletext import ChainSite, step_rule_ref
+from natsim.explain.summary import endpoint, nat_changes
+
+VERDICT_WORD = {"reachable": "REACHABLE", "blocked": "BLOCKED", "unknown": "UNKNOWN"}
+
+
+def _outcome_lines(o: Outcome, indent: str, site: ChainSite | None) -> list[str]:
+    lines: list[str] = []
+    if o.reason:
+        lines.append(f"{indent}why: {o.reason}")
+    ref = step_rule_ref(o.deciding, site)
+    if ref is not None:
+        lines.append(f"{indent}deciding rule: {ref.where()}")
+        lines.append(f"{indent}    {ref.text}")
+    elif o.deciding is not None and o.deciding.note:
+        lines.append(f"{indent}decided by: {o.deciding.note}")
+    for change in nat_changes(o):
+        by = f"  by {change.rule.where()}" if change.rule is not None else ""
+        lines.append(f"{indent}{change.what} ({change.direction}): {change.before}  =>  {change.after}{by}")
+    if o.verdict == "reachable" or o.seen_source is not None:
+        server = o.server or "?"
+        dest = endpoint(o.destination, o.destination_port)
+        proxy = " via docker-proxy" if o.via_proxy else ""
+        seen = endpoint(o.seen_source, o.seen_source_port) if o.seen_source is not None else "?"
+        lines.append(f"{indent}server: {server} at {dest}{proxy}; it sees the client as {seen}")
+    for cond in o.conditions:
+        lines.append(f"{indent}if: {cond}")
+    for u in o.unknowns:
+        lines.append(f"{indent}depends on: {u.reason}")
+    return lines
+
+
+def flow_text(fa: FlowAnswer, site: ChainSite | None = None) -> list[str]:
+    lines = [f"{fa.label}: {VERDICT_WORD[fa.verdict]}"]
+    outcomes = fa.result.outcomes
+    if len(outcomes) == 1:
+        lines.extend(_outcome_lines(outcomes[0], "  ", site))
+    else:
+        lines.append(f"  {len(outcomes)} possible outcomes:")
+        for i, o in enumerate(outcomes, 1):
+            p = f" (probability {o.probability:.3g})" if o.probability != 1.0 else ""
+            lines.append(f"  {i}. {VERDICT_WORD[o.verdict]}{p}")
+            lines.extend(_outcome_lines(o, "     ", site))
+    for note in fa.result.notes:
+        lines.append(f"  note: {note}")
+    for fix in fa.fixes:
+        verb = "to open it" if fix.purpose == "open" else "to close it"
+        lines.append(f"  {verb} ({fix.why}; verified: the simulation then answers {fix.verdict_after}):")
+        lines.extend(f"    {cmd}" for cmd in fix.commands)
+    return lines
+
+
+def _assumptions(answer: Answer) -> list[str]:
+    seen: list[str] = []
+    for a in (*answer.assumptions, *(x for f in answer.flows for x in (*f.assumptions, *f.result.assumptions))):
+        if a not in seen:
+            seen.append(a)
+    return seen
+
+
+def explain_text(answer: Answer) -> str:
+    head = f"{answer.source} -> {answer.destination}: {VERDICT_WORD[answer.verdict]}"
+    if len(answer.flows) > 1:
+        per = ", ".join(f"{VERDICT_WORD[f.verdict].lower()}" for f in answer.flows)
+        head += f" ({len(answer.flows)} flows: {per})"
+    lines = [head, ""]
+    for fa in answer.flows:
+        lines.extend(flow_text(fa, answer.chain_site))
+        lines.append("")
+    assumptions = _assumptions(answer)
+    if assumptions:
+        lines.append("assumptions:")
+        lines.extend(f"  - {a}" for a in assumptions)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _matched(value: bool | Unknown | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Unknown):
+        return "UNKNOWN"
+    return "match" if value else "no"
+
+
+def _step_line(n: int, step: Step, site: ChainSite | None) -> list[str]:
+    where = " ".join(x for x in (step.hook, step.table and f"{step.table}", step.chain) if x)
+    if step.rule_index is not None:
+        where += f" #{step.rule_index}"
+    head = f"{n:4d}  [{step.namespace}] {step.kind:<9} {where}"
+    m = _matched(step.matched)
+    if m:
+        head += f"  {m}"
+    lines = [head.rstrip()]
+    ref = step_rule_ref(step, site)
+    if ref is not None:
+        place = f"{ref.file}:{ref.line}" if ref.file else "(no file)"
+        lines.append(f"        {place}  {ref.text}")
+    if isinstance(step.matched, Unknown):
+        lines.append(f"        unknown: {step.matched.reason}")
+    if step.note:
+        lines.append(f"        {step.note}")
+    if step.packet_after is not None and step.packet is not None and step.packet_after != step.packet:
+        lines.append(f"        packet: {step.packet}")
+        lines.append(f"         now:   {step.packet_after}")
+    return lines
+
+
+def _first_packet(leg: Leg) -> Packet | None:
+    return next((s.packet for s in leg.steps if s.packet is not None), None)
+
+
+def trace_text(answer: Answer) -> str:
+    lines: list[str] = []
+    for fa in answer.flows:
+        for i, o in enumerate(fa.result.outcomes, 1):
+            title = f"{fa.label}: {VERDICT_WORD[o.verdict]}"
+            if len(fa.result.outcomes) > 1:
+                title += f"  (outcome {i} of {len(fa.result.outcomes)}, probability {o.probability:.3g})"
+            lines.append(title)
+            for cond in o.conditions:
+                lines.append(f"  if: {cond}")
+            for leg in o.legs:
+                delivered = _matched(leg.delivered) if isinstance(leg.delivered, Unknown) else (
+                    "delivered" if leg.delivered else "not delivered"
+                )
+                first = _first_packet(leg)
+                lines.append(f"  {leg.direction}: {first if first is not None else ''}  => {delivered}")
+                for n, step in enumerate(leg.steps, 1):
+                    lines.extend("  " + x for x in _step_line(n, step, answer.chain_site))
+            lines.extend("  " + x for x in _outcome_lines(o, "", answer.chain_site))
+            lines.append("")
+    assumptions = _assumptions(answer)
+    if assumptions:
+        lines.append("assumptions:")
+        lines.extend(f"  - {a}" for a in assumptions)
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,275 @@
+"""One converter per option value kind (see natsim.model.options): word(s) -> model value.
+
+Converters are pure; :class:`natsim.parse.rules.Builder` caches their results so
+equal values are shared.  A bad word raises :class:`ValueProblem` saying what was
+expected; the caller adds the location.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable
+from functools import lru_cache
+
+from natsim.model.matches import IcmpType, TcpFlags
+from natsim.model.values import AddressRange, Interface, MarkMask, NatRange, PortRange
+from natsim.parse.names import ICMP6_TYPES, ICMP_TYPES, TCP_FLAGS
+
+IFNAMSIZ = 16
+
+
+class ValueProblem(Exception):
+    """A value that is not of its kind; ``expected`` completes "found X; expected ..."."""
+
+    def __init__(self, expected: str, offset: int = 0) -> None:
+        super().__init__(expected)
+        self.expected = expected
+        self.offset = offset  # which of the option's words (0 = first value)
+
+
+def parse_int(word: str, what: str = "a number", limit: int = 0xFFFFFFFF) -> int:
+    """A number as strtoul(…, 0) reads it: decimal, 0x-hex or 0-octal."""
+    try:
+        if word[:2].lower() == "0x":
+            value = int(word[2:], 16)
+        elif len(word) > 1 and word[0] == "0":
+            value = int(word[1:], 8)
+        else:
+            value = int(word, 10)
+    except ValueError:
+        raise ValueProblem(f"expected {what}") from None
+    if value < 0 or value > limit or not word.isascii():
+        raise ValueProblem(f"expected {what} between 0 and {limit}")
+    return value
+
+
+@lru_cache(maxsize=512)
+def _service(name: str) -> int | None:
+    for proto in ("tcp", "udp", "sctp", "dccp"):
+        try:
+            return socket.getservbyname(name, proto)
+        except OSError:
+            continue
+    return None
+
+
+def parse_port(word: str) -> int:
+    if word.isdigit():
+        port = int(word)
+        if port <= 65535:
+            return port
+        raise ValueProblem("expected a port between 0 and 65535")
+    port = _service(word) if word and word.replace("-", "").isalnum() else None
+    if port is None:
+        raise ValueProblem("expected a port number or service name")
+    return port
+
+
+def port_range(word: str) -> PortRange:
+    """``80``, ``1000:2000``, ``:1024`` (from 0), ``1024:`` (to 65535)."""
+    if ":" in word:
+        lo_s, _, hi_s = word.partition(":")
+        lo = parse_port(lo_s) if lo_s else 0
+        hi = parse_port(hi_s) if hi_s else 65535
+        if lo > hi:
+            raise ValueProblem("expected a port range LOW:HIGH with LOW <= HIGH")
+        return PortRange(lo, hi)
+    port = parse_port(word)
+    return PortRange(port, port)
+
+
+def port_list(word: str) -> tuple[PortRange, ...]:
+    parts = word.split(",")
+    if not all(parts):
+        raise ValueProblem("expected a comma list of ports (80,443,1000:2000)")
+    if len(parts) > 15:
+        raise ValueProblem("expected at most 15 ports (multiport's limit)")
+    return tuple(port_range(p) for p in parts)
+
+
+def port_nat(word: str) -> PortRange:
+    """``--to-ports 8080`` or ``8080-8090``."""
+    lo_s, sep, hi_s = word.partition("-")
+    lo = parse_port(lo_s)
+    hi = parse_port(hi_s) if sep else lo
+    if lo > hi:
+        raise ValueProblem("expected a port range LOW-HIGH with LOW <= HIGH")
+    return PortRange(lo, hi)
+
+
+def address(word: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    try:
+        return ipaddress.ip_address(word)
+    except ValueError:
+        raise ValueProblem("expected an IPv4 or IPv6 address (natsim does not resolve host names)") from None
+
+
+def network(word: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """``10.0.0.0/8``, ``10.0.0.1`` (a /32), ``10.0.0.0/255.0.0.0``; host bits are cleared as iptables does."""
+    try:
+        return ipaddress.ip_network(word, strict=False)
+    except ValueError:
+        raise ValueProblem(
+            "expected an address or network like 10.0.0.0/8 or fd00::/64 (natsim does not resolve host names)"
+        ) from None
+
+
+def address_range(word: str) -> AddressRange:
+    lo_s, sep, hi_s = word.partition("-")
+    lo = address(lo_s)
+    hi = address(hi_s) if sep else lo
+    if lo.version != hi.version or lo > hi:
+        raise ValueProblem("expected an address range FIRST-LAST with FIRST <= LAST")
+    return AddressRange(lo, hi)
+
+
+def mark_mask(word: str) -> MarkMask:
+    value_s, sep, mask_s = word.partition("/")
+    value = parse_int(value_s, "a mark value")
+    mask = parse_int(mask_s, "a mask") if sep else 0xFFFFFFFF
+    return MarkMask(value, mask)
+
+
+def _flag_set(word: str) -> frozenset[str]:
+    out: set[str] = set()
+    for name in word.upper().split(","):
+        if name == "ALL":
+            out.update(TCP_FLAGS)
+        elif name == "NONE":
+            continue
+        elif name in TCP_FLAGS:
+            out.add(name)
+        else:
+            raise ValueProblem("expected TCP flags from FIN,SYN,RST,PSH,ACK,URG,ALL,NONE")
+    return frozenset(out)
+
+
+def tcp_flags(mask: str, comp: str) -> TcpFlags:
+    try:
+        mask_set = _flag_set(mask)
+    except ValueProblem as err:
+        raise ValueProblem(err.expected, 0) from None
+    try:
+        comp_set = _flag_set(comp)
+    except ValueProblem as err:
+        raise ValueProblem(err.expected, 1) from None
+    return TcpFlags(mask_set, comp_set)
+
+
+def _icmp(word: str, names: dict[str, tuple[int | None, int | None]]) -> IcmpType:
+    if word in names:
+        return IcmpType(*names[word])
+    type_s, sep, code_s = word.partition("/")
+    if not type_s.isdigit() or (sep and not code_s.isdigit()):
+        raise ValueProblem("expected an ICMP type: a number, TYPE/CODE or a name like echo-request")
+    type_, code = int(type_s), (int(code_s) if sep else None)
+    if type_ > 255 or (code is not None and code > 255):
+        raise ValueProblem("expected an ICMP type and code between 0 and 255")
+    return IcmpType(type_, code)
+
+
+def icmp_type(word: str) -> IcmpType:
+    """Names of both families are accepted here; the engine reads the numbers."""
+    return _icmp(word, ICMP_TYPES if word in ICMP_TYPES else ICMP6_TYPES)
+
+
+def nat_range(word: str) -> tuple[NatRange, ...]:
+    """``1.2.3.4``, ``1.2.3.4-1.2.3.9:80-90``, ``[fd::1]:80``, ``fd::1``, ``:80``."""
+    addr_s, ports_s, port_given = word, "", False
+    if word.startswith("["):
+        close = word.find("]")
+        if close < 0:
+            raise ValueProblem("expected [IPV6]:PORT with a closing ']'")
+        addr_s, rest = word[1:close], word[close + 1:]
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueProblem("expected ':PORT' after ']'")
+            ports_s, port_given = rest[1:], True
+    elif word.count(":") == 1:  # IPv4 (or nothing) and a port; IPv6 needs brackets for a port
+        addr_s, _, ports_s = word.partition(":")
+        port_given = True
+    if port_given and not ports_s:
+        raise ValueProblem("expected a port after ':'")
+    addresses = address_range(addr_s) if addr_s else None
+    ports = port_nat(ports_s) if ports_s else None
+    if addresses is None and ports is None:
+        raise ValueProblem("expected ADDRESS[-ADDRESS][:PORT[-PORT]]")
+    return (NatRange(addresses, ports),)
+
+
+def interface(word: str) -> Interface:
+    if len(word) >= IFNAMSIZ:
+        raise ValueProblem(f"expected an interface name shorter than {IFNAMSIZ} characters")
+    return Interface(word)
+
+
+def str_set(word: str) -> frozenset[str]:
+    parts = word.split(",")
+    if not all(parts):
+        raise ValueProblem("expected a comma list of names")
+    return frozenset(p.upper() for p in parts)
+
+
+def str_list(word: str) -> tuple[str, ...]:
+    parts = tuple(word.split(","))
+    if not all(parts):
+        raise ValueProblem("expected a comma list of names")
+    return parts
+
+
+def set_ref(name: str, flags: str) -> tuple[str, tuple[str, ...]]:
+    parts = tuple(flags.split(","))
+    if not all(p in ("src", "dst") for p in parts) or not parts:
+        raise ValueProblem("expected the set's directions, a comma list of src and dst", 1)
+    return (name, parts)
+
+
+def number_str(word: str) -> str:
+    try:
+        float(word)
+    except ValueError:
+        raise ValueProblem("expected a number") from None
+    return word
+
+
+def _str(word: str) -> str:
+    return word
+
+
+#: kind -> converter taking the option's value words.
+CONVERTERS: dict[str, Callable[..., object]] = {
+    "int": parse_int,
+    "str": _str,
+    "port": parse_port,
+    "port_range": port_range,
+    "port_list": port_list,
+    "str_set": str_set,
+    "str_list": str_list,
+    "network": network,
+    "address": address,
+    "address_range": address_range,
+    "mark_mask": mark_mask,
+    "tcp_flags": tcp_flags,
+    "icmp_type": icmp_type,
+    "nat_range": nat_range,
+    "port_nat": port_nat,
+    "number_str": number_str,
+    "interface": interface,
+    "set_ref": set_ref,
+}
+
+#: Kinds whose values carry an IP address, so the ruleset's family must agree.
+ADDRESS_KINDS = frozenset({"network", "address", "address_range", "nat_range"})
+
+
+def family_of(kind: str, value: object) -> int | None:
+    """The address family a value of an address kind implies (None: none)."""
+    if kind in ("network", "address"):
+        return value.version  # type: ignore[attr-defined]
+    if kind == "address_range":
+        return value.lo.version  # type: ignore[attr-defined]
+    if kind == "nat_range":
+        first = value[0].addresses  # type: ignore[index]
+        return first.lo.version if first is not None else None
+    return None

@@ -1,0 +1,459 @@
+"""Turn a rule line's plan into model objects, once per shape.
+
+:func:`compile_rule` decides, for one shape, which option belongs to which match or
+target the way iptables' getopt does it (basic options first, then the most recently
+loaded extension that knows the option, unique prefixes allowed, then the protocol's
+implicit match), and returns a :class:`RuleRecipe`.  Running a recipe on a line's
+words only converts values; equal values, matches and targets are interned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from natsim.model.matches import MATCHES, Match, Tcp, TcpFlags, UnknownMatch
+from natsim.model.options import OptionSpec, option_fields
+from natsim.model.ruleset import Counters, Rule
+from natsim.model.targets import TARGETS, Jump, Target, UnknownTarget
+from natsim.model.values import Neg
+from natsim.parse import kinds
+from natsim.parse.grammar import LinePlan
+from natsim.parse.names import IMPLICIT_MODULES, PROTOCOL_ALIASES, PROTOCOL_NAMES, PROTOCOL_NUMBERS
+from natsim.parse.normalize import normalize
+
+
+class LineProblem(Exception):
+    """Something wrong at word ``index`` of a line; ``expected`` completes the message."""
+
+    def __init__(self, index: int, expected: str, found: str | None = None) -> None:
+        super().__init__(index, expected)
+        self.index = index
+        self.expected = expected
+        self.found = found
+
+
+#: The basic options of every rule: flag -> (Rule field, value kind).
+BASIC: dict[str, tuple[str, str]] = {}
+for _flags, _field, _kind in (
+    (("-s", "--source", "--src"), "source", "network"),
+    (("-d", "--destination", "--dst"), "destination", "network"),
+    (("-i", "--in-interface"), "in_interface", "interface"),
+    (("-o", "--out-interface"), "out_interface", "interface"),
+    (("-p", "--protocol"), "protocol", "protocol"),
+    (("-f", "--fragment"), "fragment", "flag"),
+    (("-c", "--set-counters"), "counters", "counters"),
+):
+    for _flag in _flags:
+        BASIC[_flag] = (_field, _kind)
+
+#: Options that are shorthands for a field value: (class, flag) -> (field, value).
+_SYN = TcpFlags(frozenset({"FIN", "SYN", "RST", "ACK"}), frozenset({"SYN"}))
+SHORTHANDS: dict[tuple[type, str], tuple[str, object]] = {(Tcp, "--syn"): ("flags", _SYN)}
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Set one field from the words at ``values`` (converted by ``kind``)."""
+
+    field: str
+    kind: str
+    values: tuple[int, ...]
+    negated: bool
+    negatable: bool
+    fixed: object = None  # for shorthands: the value itself
+
+
+@dataclass(slots=True)
+class Owner:
+    """A loaded extension while a line is being read: a match or the target."""
+
+    role: str  # "match" | "target"
+    name: str
+    cls: type | None  # None: unknown to natsim (args kept verbatim) or a jump
+    flags: dict[str, tuple[str, OptionSpec]]
+    index: int  # word index of the name
+    steps: list[Step] = dataclasses.field(default_factory=list)
+    args: list[int] = dataclasses.field(default_factory=list)  # word indices, unknown extensions
+    seen: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+def _flag_table(cls: type) -> dict[str, tuple[str, OptionSpec]]:
+    table: dict[str, tuple[str, OptionSpec]] = {}
+    for name, spec in option_fields(cls):
+        for flag in spec.flags:
+            table[flag] = (name, spec)
+    return table
+
+
+_FLAG_TABLES: dict[type, dict[str, tuple[str, OptionSpec]]] = {}
+
+
+def flag_table(cls: type) -> dict[str, tuple[str, OptionSpec]]:
+    table = _FLAG_TABLES.get(cls)
+    if table is None:
+        table = _FLAG_TABLES[cls] = _flag_table(cls)
+        for (owner_cls, flag), (fname, _v) in SHORTHANDS.items():
+            if owner_cls is cls:
+                table[flag] = (fname, OptionSpec((flag,), "shorthand", True, 0))
+    return table
+
+
+def protocol_name(word: str) -> str | None:
+    """``TCP``/``6`` -> ``tcp``; ``all``/``0`` -> None (no protocol match); raises ValueProblem."""
+    w = word.lower()
+    if w in ("all", "0"):
+        return None
+    if w.isdigit():
+        num = int(w)
+        if num > 255:
+            raise kinds.ValueProblem("expected a protocol number between 0 and 255")
+        return PROTOCOL_NAMES.get(num, w)
+    w = PROTOCOL_ALIASES.get(w, w)
+    if w in PROTOCOL_NUMBERS:
+        return w
+    raise kinds.ValueProblem("expected a protocol name (tcp, udp, icmp, ...) or number")
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRecipe:
+    name_index: int
+    cls: type | None
+    steps: tuple[Step, ...]
+    args: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRecipe:
+    kind: str  # "typed" | "named" (a chain or an unknown target, decided per line) | "goto"
+    name_index: int
+    cls: type | None
+    steps: tuple[Step, ...]
+    args: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRecipe:
+    chain: int
+    position: int | None
+    counters: int | None  # word index of a ``[p:b]`` prefix
+    basic: tuple[Step, ...]
+    matches: tuple[MatchRecipe, ...]
+    target: TargetRecipe | None
+
+
+def _find_owner(owners: list[Owner], flag: str) -> tuple[Owner, str, OptionSpec] | None:
+    for owner in reversed(owners):
+        hit = owner.flags.get(flag)
+        if hit is not None:
+            return owner, hit[0], hit[1]
+    if flag.startswith("--") and len(flag) > 2:
+        found = [
+            (owner, name, spec)
+            for owner in reversed(owners)
+            for f, (name, spec) in owner.flags.items()
+            if f.startswith(flag) and f.startswith("--")
+        ]
+        distinct = {(id(o), name) for o, name, _s in found}
+        if len(distinct) == 1:
+            return found[0]
+        if len(distinct) > 1:
+            names = ", ".join(sorted({spec.canonical for _o, _n, spec in found}))
+            raise LineProblem(-1, f"expected an unambiguous option ({flag} could be {names})")
+    return None
+
+
+def _owner_for(cls: type | None, role: str, name: str, index: int) -> Owner:
+    return Owner(role, name, cls, flag_table(cls) if cls is not None else {}, index)
+
+
+def compile_rule(plan: LinePlan, key: tuple[str, ...]) -> RuleRecipe:
+    """Decide what every word of this shape means (raises LineProblem)."""
+    chain = plan.values[0]
+    position = plan.values[1] if len(plan.values) > 1 else None
+    basic: list[Step] = []
+    basic_seen: dict[str, int] = {}
+    owners: list[Owner] = []
+    target: Owner | None = None
+    target_kind = ""
+    protocol: str | None = None
+    protocol_negated = False
+    for opt in plan.options:
+        flag = key[opt.flag]
+        if opt.kind == "match":
+            name = key[opt.values[0]][2:]
+            owners.append(_owner_for(MATCHES.get(name), "match", name, opt.values[0]))
+            continue
+        if opt.kind in ("jump", "goto"):
+            if target is not None:
+                raise LineProblem(opt.flag, "expected one -j or -g per rule", found=flag)
+            item = key[opt.values[0]]
+            if opt.kind == "goto":
+                target_kind, cls = "goto", None
+            elif item.startswith("t:"):
+                target_kind, cls = "typed", TARGETS[item[2:]]
+            else:
+                target_kind, cls = "named", None
+            target = _owner_for(cls, "target", item, opt.values[0])
+            owners.append(target)
+            continue
+        # A flag option: basic first, then the extensions, then the implicit protocol match.
+        if flag in ("-t", "--table"):
+            raise LineProblem(opt.flag, "expected no -t here: the table is given by *TABLE lines", found=flag)
+        if flag in BASIC:
+            field, kind = BASIC[flag]
+            nargs = 0 if kind == "flag" else 2 if kind == "counters" else 1
+            _check_nargs(opt, nargs, flag)
+            if field in basic_seen:
+                raise LineProblem(opt.flag, f"expected {flag} only once per rule", found=flag)
+            if opt.bang is not None and field == "counters":
+                raise LineProblem(opt.bang, f"expected no '!' before {flag}", found="!")
+            basic_seen[field] = opt.flag
+            basic.append(Step(field, kind, opt.values, opt.bang is not None, True))
+            if field == "protocol":
+                protocol = key[opt.values[0]][2:]
+                protocol_negated = opt.bang is not None
+            continue
+        try:
+            hit = _find_owner(owners, flag)
+        except LineProblem as err:
+            raise LineProblem(opt.flag, err.expected, found=flag) from None
+        if hit is None:
+            unknown = [o for o in owners if o.cls is None and not (o.role == "target" and target_kind == "goto")]
+            if unknown:
+                owner = unknown[-1]
+                owner.args.extend(([opt.bang] if opt.bang is not None else []) + [opt.flag, *opt.values])
+                continue
+            implicit = _implicit(protocol, protocol_negated)
+            if implicit is not None:
+                owner = _owner_for(MATCHES[implicit], "match", implicit, -1)
+                owners.append(owner)
+                try:
+                    hit = _find_owner([owner], flag)
+                except LineProblem as err:
+                    raise LineProblem(opt.flag, err.expected, found=flag) from None
+            if hit is None:
+                loaded = ", ".join(o.name.partition(":")[2] or o.name for o in owners if o.role == "match")
+                where = f" (loaded: -m {loaded})" if loaded else ""
+                raise LineProblem(
+                    opt.flag, f"expected an option of -p, -m or -j{where}; natsim knows no such option", found=flag
+                )
+        owner, field, spec = hit
+        if spec.kind == "shorthand":
+            _check_nargs(opt, 0, flag)
+            step = Step(field, "shorthand", (), opt.bang is not None, True, SHORTHANDS[(owner.cls, flag)][1])
+        else:
+            _check_nargs(opt, spec.nargs, flag)
+            if opt.bang is not None and not spec.negatable:
+                raise LineProblem(opt.bang, f"expected no '!' before {flag}: it cannot be negated", found="!")
+            step = Step(field, spec.kind, opt.values, opt.bang is not None, spec.negatable)
+        if field in owner.seen and spec.kind != "nat_range":
+            raise LineProblem(opt.flag, f"expected {spec.canonical} only once in -m {owner.name}", found=flag)
+        owner.seen[field] = opt.flag
+        owner.steps.append(step)
+    matches = tuple(
+        MatchRecipe(o.index, o.cls, tuple(o.steps), tuple(o.args)) for o in owners if o.role == "match"
+    )
+    target_recipe = None
+    if target is not None:
+        target_recipe = TargetRecipe(target_kind, target.index, target.cls, tuple(target.steps), tuple(target.args))
+    return RuleRecipe(chain, position, plan.counters, tuple(basic), matches, target_recipe)
+
+
+def _implicit(protocol: str | None, negated: bool) -> str | None:
+    if protocol is None or negated:
+        return None
+    try:
+        name = protocol_name(protocol)
+    except kinds.ValueProblem:
+        return None
+    return IMPLICIT_MODULES.get(name or "")
+
+
+def _check_nargs(opt: Any, nargs: int, flag: str) -> None:
+    got = len(opt.values)
+    if got == nargs:
+        return
+    if got > nargs:
+        raise LineProblem(opt.values[nargs], f"expected {_count(nargs)} after {flag}")
+    raise LineProblem(opt.flag, f"expected {_count(nargs)} after {flag}", found=flag)
+
+
+def _count(n: int) -> str:
+    return "no value" if n == 0 else "one value" if n == 1 else f"{n} values"
+
+
+class Builder:
+    """Runs recipes on words, interning values; one per parse (it holds the family)."""
+
+    def __init__(self, family: int | None) -> None:
+        self.family = family
+        self.family_hint: int | None = None
+        self._values: dict[tuple[str, str], Any] = {}
+        self._negs: dict[tuple[str, Any, bool], Any] = {}
+        self._matches: dict[tuple[Any, ...], Match] = {}
+        self._targets: dict[tuple[Any, ...], Target] = {}
+        self._counters: dict[tuple[int, int], Counters] = {}
+
+    # -- values -------------------------------------------------------------------------
+    def value(self, kind: str, word: str, index: int) -> Any:
+        key = (kind, word)
+        try:
+            return self._values[key]
+        except KeyError:
+            pass
+        try:
+            value = kinds.CONVERTERS[kind](word)
+        except kinds.ValueProblem as err:
+            raise LineProblem(index, err.expected) from None
+        if kind in kinds.ADDRESS_KINDS:
+            fam = kinds.family_of(kind, value)
+            if fam is not None:
+                if self.family is None:
+                    self.family = fam
+                elif fam != self.family:
+                    raise LineProblem(index, f"expected an IPv{self.family} address: this ruleset is IPv{self.family}")
+        self._values[key] = value
+        return value
+
+    def neg(self, value: Any, negated: bool) -> Neg[Any]:
+        key = (type(value).__name__, value, negated)
+        got = self._negs.get(key)
+        if got is None:
+            got = self._negs[key] = Neg(value, negated)
+        return got
+
+    def counters(self, packets: int, bytes_: int) -> Counters:
+        key = (packets, bytes_)
+        got = self._counters.get(key)
+        if got is None:
+            got = self._counters[key] = Counters(packets, bytes_)
+        return got
+
+    def _step_value(self, step: Step, words: list[str]) -> Any:
+        if step.kind == "shorthand":
+            value = step.fixed
+        elif step.kind == "flag":
+            value = True
+        elif len(step.values) == 1:
+            value = self.value(step.kind, words[step.values[0]], step.values[0])
+        else:
+            try:
+                value = kinds.CONVERTERS[step.kind](*(words[i] for i in step.values))
+            except kinds.ValueProblem as err:
+                raise LineProblem(step.values[err.offset], err.expected) from None
+        if step.negatable:
+            return self.neg(value, step.negated)
+        return value
+
+    # -- matches and targets -------------------------------------------------------------
+    def _fields(self, steps: tuple[Step, ...], words: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for step in steps:
+            value = self._step_value(step, words)
+            if step.kind == "nat_range" and step.field in out:
+                value = out[step.field] + value
+            out[step.field] = value
+        return out
+
+    def match(self, recipe: MatchRecipe, words: list[str]) -> Match:
+        vals = tuple(words[i] for s in recipe.steps for i in s.values)
+        key = (recipe, vals, words[recipe.name_index] if recipe.cls is None else None,
+               tuple(words[i] for i in recipe.args))
+        got = self._matches.get(key)
+        if got is None:
+            if recipe.cls is None:
+                got = UnknownMatch(words[recipe.name_index], key[3])
+            else:
+                got = normalize(recipe.cls(**self._fields(recipe.steps, words)), self.family)
+            self._matches[key] = got
+        return got
+
+    def target(self, recipe: TargetRecipe, words: list[str], chains: Callable[[str], bool]) -> Target:
+        """The rule's target; ``-j NAME`` is a Jump when NAME is a chain of the table (now)."""
+        name = words[recipe.name_index]
+        if recipe.kind == "goto":
+            return self._jump(name, True)
+        args = tuple(words[i] for i in recipe.args)
+        if recipe.kind == "named":
+            if not args and chains(name):
+                return self._jump(name, False)
+            key: tuple[Any, ...] = (name, args)
+            got = self._targets.get(key)
+            if got is None:
+                got = self._targets[key] = UnknownTarget(name, args)
+            return got
+        key = (recipe, tuple(words[i] for s in recipe.steps for i in s.values))
+        got = self._targets.get(key)
+        if got is None:
+            assert recipe.cls is not None
+            got = normalize(recipe.cls(**self._fields(recipe.steps, words)), self.family)
+            self._targets[key] = got
+        return got
+
+    def _jump(self, chain: str, goto: bool) -> Jump:
+        key = ("jump", chain, goto)
+        got = self._targets.get(key)
+        if got is None:
+            got = self._targets[key] = Jump(chain, goto)
+        return got  # type: ignore[return-value]
+
+    # -- rules ----------------------------------------------------------------------------
+    def rules(self, recipe: RuleRecipe, words: list[str], chains: Callable[[str], bool], location: Any,
+              text: str | None) -> list[Rule]:
+        fields: dict[str, Any] = {}
+        expand: list[tuple[str, list[Any]]] = []
+        for step in recipe.basic:
+            field = step.field
+            if field == "counters":
+                a, b = (words[i] for i in step.values)
+                if not (a.isdigit() and b.isdigit()):
+                    raise LineProblem(step.values[0 if not a.isdigit() else 1], "expected a counter (a number)")
+                fields["counters"] = self.counters(int(a), int(b))
+                continue
+            if field == "fragment":
+                fields[field] = self.neg(True, step.negated)
+                continue
+            index = step.values[0]
+            word = words[index]
+            if field == "protocol":
+                try:
+                    proto = protocol_name(word)
+                except kinds.ValueProblem as err:
+                    raise LineProblem(index, err.expected) from None
+                if proto is None and not step.negated:
+                    continue
+                if proto in ("ipv6-icmp",) and self.family_hint is None:
+                    self.family_hint = 6
+                fields[field] = self.neg(proto if proto is not None else "all", step.negated)
+                continue
+            if step.kind == "network" and "," in word:
+                if step.negated:
+                    raise LineProblem(index, "expected a single address: '!' cannot negate a comma list")
+                parts = word.split(",")
+                nets = []
+                for part in parts:
+                    if not part:
+                        raise LineProblem(index, "expected a comma list of addresses without empty items")
+                    nets.append(self.neg(self.value("network", part, index), False))
+                expand.append((field, nets))
+                continue
+            fields[field] = self.neg(self.value(step.kind, word, index), step.negated)
+        if recipe.counters is not None:
+            word = words[recipe.counters]
+            a, _, b = word[1:-1].partition(":")
+            fields["counters"] = self.counters(int(a), int(b))
+        if recipe.matches:
+            fields["matches"] = tuple(self.match(m, words) for m in recipe.matches)
+        if recipe.target is not None:
+            fields["target"] = self.target(recipe.target, words, chains)
+        if not expand:
+            return [Rule(**fields, location=location, text=text)]
+        out = []
+        names = [f for f, _v in expand]
+        for combo in itertools.product(*(v for _f, v in expand)):
+            out.append(Rule(**fields, **dict(zip(names, combo)), location=location, text=text))
+        return out

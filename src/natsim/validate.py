@@ -1,0 +1,141 @@
+"""Checks the kernel makes when a ruleset is loaded, with located messages.
+
+The parser accepts every line that is well-formed on its own; these checks look at
+the ruleset as a whole, as iptables-restore and the kernel do when it is committed:
+rules in chains that were never declared, chains declared twice, jumps to chains that
+do not exist (or to built-in chains), jump loops, and targets used in a table or
+reached from a hook where the kernel refuses them (DNAT outside nat
+PREROUTING/OUTPUT, MASQUERADE outside POSTROUTING, REJECT in nat ...).
+Each claim is checked against iptables-restore in tests/kernel/test_kernel_roundtrip.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from natsim.errors import InputError
+from natsim.model.location import Location
+from natsim.model.ruleset import BUILTIN_CHAINS, Rule, Ruleset, Table
+from natsim.model.targets import TARGETS, Jump, UnknownTarget
+from natsim.parse import ParsedFile
+
+#: Target extensions of the kernel that natsim does not model; ``-j`` of any other
+#: unknown name that is not a chain is a jump to a chain that does not exist.
+KNOWN_TARGET_EXTENSIONS = frozenset({
+    "AUDIT", "CHECKSUM", "CLASSIFY", "CLUSTERIP", "CONNSECMARK", "CT", "DSCP", "ECN", "HL", "HMARK",
+    "IDLETIMER", "LED", "MIRROR", "NFQUEUE", "RATEEST", "SECMARK", "SET", "SNPT", "DNPT", "SYNPROXY",
+    "TEE", "TOS", "TTL", "ULOG", "IPV4OPTSSTRIP", "TARPIT", "DELUDE", "CHAOS", "LOGMARK", "SYSRQ",
+    "STEAL", "ACCOUNT", "RAWDNAT", "RAWSNAT", "DHCPMAC", "ECHO", "IPMARK",
+}) | frozenset(TARGETS)
+
+
+def _problem(loc: Location, found: str, expected: str, text: str | None = None) -> InputError:
+    return InputError(loc.file, loc.line, loc.column, found, expected, text)
+
+
+def validate(parsed: ParsedFile) -> list[InputError]:
+    """Every problem the kernel would refuse the ruleset for, in file order."""
+    problems: list[InputError] = []
+    for note in parsed.undeclared:
+        if parsed.format == "save":
+            expected = f"expected ':{note.chain} - [0:0]' before rules of chain {note.chain} (table {note.table})"
+        else:
+            expected = f"expected '-N {note.chain}' before rules of chain {note.chain} (table {note.table})"
+        problems.append(_problem(note.location, f"found a rule in undeclared chain {note.chain}", expected))
+    for note in parsed.duplicates:
+        if note.chain in BUILTIN_CHAINS.get(note.table, ()):
+            continue  # re-declaring a built-in chain only sets its policy again
+        problems.append(_problem(note.location, f"found chain {note.chain} declared again",
+                                 f"expected each chain once per table ({note.table})"))
+    for table in parsed.ruleset.tables:
+        problems.extend(check_table(table))
+    problems.sort(key=lambda p: (p.file, p.line, p.column))
+    return problems
+
+
+def check_ruleset(ruleset: Ruleset) -> list[InputError]:
+    """The whole-ruleset checks for a model that did not come from a file (no declaration notes)."""
+    out = [p for t in ruleset.tables for p in check_table(t)]
+    out.sort(key=lambda p: (p.file, p.line, p.column))
+    return out
+
+
+def _jumps(rule: Rule) -> str | None:
+    t = rule.target
+    return t.chain if isinstance(t, Jump) else None
+
+
+def check_table(table: Table) -> Iterable[InputError]:
+    builtins = BUILTIN_CHAINS.get(table.name, ())
+    names = {c.name for c in table.chains}
+    # Jumps to chains that do not exist, or to built-in chains.
+    for chain in table.chains:
+        for rule in chain.rules:
+            t = rule.target
+            if isinstance(t, Jump) and t.chain in builtins:
+                yield _problem(rule.location, f"found a jump to built-in chain {t.chain}",
+                               "expected a jump to a user-defined chain", rule.text)
+            elif isinstance(t, UnknownTarget) and t.target_name not in KNOWN_TARGET_EXTENSIONS \
+                    and t.target_name not in names:
+                yield _problem(rule.location, f"found -j {t.target_name}",
+                               f"expected a chain of table {table.name} or a target extension "
+                               f"({t.target_name} is neither)", rule.text)
+    # Which built-in hooks reach each chain; loops.
+    reached: dict[str, set[str]] = {c.name: set() for c in table.chains}
+    edges = {c.name: [(r, _jumps(r)) for r in c.rules if _jumps(r) in names] for c in table.chains}
+    for hook in builtins:
+        stack = [hook]
+        while stack:
+            name = stack.pop()
+            if hook in reached[name]:
+                continue
+            reached[name].add(hook)
+            stack.extend(dst for _r, dst in edges[name] if dst is not None)
+    yield from _loops(table, edges)
+    # Targets the table or the reaching hooks do not allow.
+    for chain in table.chains:
+        hooks = reached[chain.name]
+        for rule in chain.rules:
+            cls = type(rule.target)
+            if rule.target is None or isinstance(rule.target, (Jump, UnknownTarget)):
+                continue
+            allowed_tables = getattr(cls, "tables", None)
+            if allowed_tables is not None and table.name not in allowed_tables:
+                yield _problem(rule.location, f"found target {rule.target.name} in table {table.name}",
+                               f"expected it only in table {', '.join(sorted(allowed_tables))} "
+                               "(the kernel refuses it elsewhere)", rule.text)
+                continue
+            allowed_hooks = getattr(cls, "hooks", None)
+            if allowed_hooks is not None and hooks - allowed_hooks:
+                bad = ", ".join(sorted(hooks - allowed_hooks))
+                yield _problem(rule.location,
+                               f"found target {rule.target.name} reached from {bad} (chain {chain.name})",
+                               f"expected it only in chains reached from {', '.join(sorted(allowed_hooks))}",
+                               rule.text)
+
+
+def _loops(table: Table, edges: dict[str, list[tuple[Rule, str | None]]]) -> Iterable[InputError]:
+    """A jump that closes a cycle (the kernel refuses loops: ELOOP)."""
+    state: dict[str, int] = {}  # 1 on stack, 2 done
+    for start in edges:
+        if state.get(start):
+            continue
+        stack: list[tuple[str, int]] = [(start, 0)]
+        state[start] = 1
+        while stack:
+            name, i = stack.pop()
+            out = edges[name]
+            if i < len(out):
+                stack.append((name, i + 1))
+                rule, dst = out[i]
+                if dst is None:
+                    continue
+                if state.get(dst) == 1:
+                    yield _problem(rule.location, f"found a jump from {name} to {dst} that closes a loop",
+                                   "expected chains that do not jump back into themselves "
+                                   "(the kernel refuses loops)", rule.text)
+                elif not state.get(dst):
+                    state[dst] = 1
+                    stack.append((dst, 0))
+            else:
+                state[name] = 2

@@ -1,0 +1,295 @@
+"""Build a :class:`tests.lab.spec.Host` in network namespaces and probe it.
+
+One agent process per namespace (plus one per ``--net=container:X`` process) does all the
+work inside its namespace, so building a host costs a handful of process starts and probes
+cost about a millisecond. :class:`RunningHost` is a context manager; leaving it (or the
+interpreter exiting) deletes every namespace it created.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+from dataclasses import dataclass
+
+from . import netns
+from .netns import Agent, LabError, parallel
+from .spec import Host, Listen, prefix_len
+
+OUTSIDE, HOST = "outside", "host"
+
+RESTORE = {
+    ("legacy", 4): "iptables-legacy-restore",
+    ("legacy", 6): "ip6tables-legacy-restore",
+    ("nft", 4): "iptables-nft-restore",
+    ("nft", 6): "ip6tables-nft-restore",
+}
+SAVE = {k: v.replace("-restore", "-save") for k, v in RESTORE.items()}
+IPTABLES = {k: v.replace("-restore", "") for k, v in RESTORE.items()}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one probe found: the outcome and, when a server answered, the peer address it saw."""
+
+    outcome: str  # connected | closed | refused | timeout | unreachable | error
+    seen: str | None = None  # the client address as the answering server saw it
+    seen_port: int | None = None
+    by: str | None = None  # which server answered ("docker-proxy", a container name, "host", ...)
+    local: str | None = None  # the client's own address for the connection
+    local_port: int | None = None
+    server_local: str | None = None  # the address the server was reached on (after DNAT)
+    ms: float = 0.0
+    detail: str = ""
+
+    @classmethod
+    def from_agent(cls, res: dict) -> "Probe":
+        fields = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in res.items() if k in fields})
+
+
+def _role(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)[:20]
+
+
+class RunningHost:
+    """A built lab host: probe it, inspect it, then close it."""
+
+    def __init__(self, spec: Host, prefix: str = "klab"):
+        spec.validate()
+        self.spec = spec
+        self.prefix = prefix
+        self.agents: dict[str, Agent] = {}
+        self.ns: dict[str, str] = {}  # role or container name → namespace name
+        self.closed = False
+        netns.sweep_stale()
+        self.ns[HOST] = netns.new_name(prefix, "host")
+        self.ns[OUTSIDE] = netns.new_name(prefix, "out")
+        own = [c for c in spec.containers if c.net_container is None]
+        for c in own:
+            self.ns[c.name] = netns.new_name(prefix, "c-" + _role(c.name))
+        for c in spec.containers:
+            if c.net_container:
+                self.ns[c.name] = self.ns[spec.netns_owner(c.name).name]
+        self.namespaces = [self.ns[HOST], self.ns[OUTSIDE]] + [self.ns[c.name] for c in own]
+        try:
+            netns.create(self.namespaces)
+            for who in [HOST, OUTSIDE] + [c.name for c in spec.containers]:
+                self.agents[who] = Agent(self.ns[who], who)
+            for a in self.agents.values():
+                a.wait_ready()
+            self._build()
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ building
+    def _build(self) -> None:
+        s = self.spec
+        base = [("net.ipv6.conf.all.accept_dad", 0), ("net.ipv6.conf.default.accept_dad", 0),
+                ("net.ipv4.conf.all.rp_filter", 0), ("net.ipv4.conf.default.rp_filter", 0)]
+        owners = [OUTSIDE] + [c.name for c in s.containers if c.net_container is None]
+        parallel([(self.agents[w], "sysctl", {"values": base}) for w in [HOST] + owners])
+        self.agents[HOST].run(["ip", "-batch", "-"], input="\n".join(self._host_links()) + "\n")
+        parallel([(self.agents[w], "run", {"argv": ["ip", "-batch", "-"], "input": "\n".join(lines) + "\n"})
+                  for w, lines in self._peer_links().items()])
+        self.agents[HOST].call("sysctl", values=self._host_sysctls())
+        if s.ipsets.strip():
+            self.agents[HOST].run(["ipset", "restore", "-exist"], input=s.ipsets)
+        for family, text in ((4, s.rules_v4), (6, s.rules_v6)):
+            if text.strip():
+                self.agents[HOST].run([RESTORE[(s.backend, family)], "-w"] if s.backend == "legacy"
+                                      else [RESTORE[(s.backend, family)]], input=text)
+        calls = []
+        for c in s.containers:
+            has6 = self.spec.netns_owner(c.name).v6 is not None
+            calls += [(self.agents[c.name], "listen", a) for a in self._listen_args(c.listen, c.name, has6)]
+        has6 = bool(s.uplink_v6)
+        calls += [(self.agents[HOST], "listen", a) for a in self._listen_args(s.host_listen, HOST, has6)]
+        calls += [(self.agents[OUTSIDE], "listen", a)
+                  for a in self._listen_args(s.outside_listen, OUTSIDE, s.outside_v6 is not None)]
+        if s.userland_proxy:
+            for p in s.publish:
+                c = s.container(p.container)
+                target = c.v6 if (":" in p.host_ip and c.v6) else c.v4
+                calls.append((self.agents[HOST], "proxy", {"proto": p.proto, "addr": p.host_ip,
+                                                           "port": p.host_port, "to_addr": target,
+                                                           "to_port": p.container_port}))
+        parallel(calls)
+
+    def _host_links(self) -> list[str]:
+        s = self.spec
+        out_ns = self.ns[OUTSIDE]
+        lines = ["link set lo up", f"link add {s.uplink} type veth peer name eth0 netns {out_ns}"]
+        lines += [f"addr add {a} dev {s.uplink}" for a in s.uplink_v4]
+        lines += [f"addr add {a} dev {s.uplink} nodad" for a in s.uplink_v6]
+        lines.append(f"link set {s.uplink} up")
+        for b in s.bridges:
+            lines.append(f"link add {b.name} type bridge forward_delay 0 stp_state 0 mcast_snooping 0")
+            if b.v4:
+                lines.append(f"addr add {b.v4} dev {b.name}")
+            if b.v6:
+                lines.append(f"addr add {b.v6} dev {b.name} nodad")
+            lines.append(f"link set {b.name} up")
+        for port, c in self._ports():
+            b = s.bridge(c.bridge)
+            hairpin = b.hairpin if c.hairpin is None else c.hairpin
+            lines += [f"link add {port} type veth peer name eth0 netns {self.ns[c.name]}",
+                      f"link set {port} master {b.name}",
+                      f"link set dev {port} type bridge_slave hairpin {'on' if hairpin else 'off'}",
+                      f"link set {port} up"]
+        return lines
+
+    def _ports(self):
+        """(host-side veth name, container) for every container with its own namespace."""
+        own = [c for c in self.spec.containers if c.net_container is None]
+        return [(f"veth{i}", c) for i, c in enumerate(own)]
+
+    def bridge_port(self, container: str) -> str:
+        owner = self.spec.netns_owner(container)
+        return next(p for p, c in self._ports() if c.name == owner.name)
+
+    def _peer_links(self) -> dict[str, list[str]]:
+        s = self.spec
+        gw4 = ipaddress.ip_interface(s.uplink_v4[0]).ip if s.uplink_v4 else None
+        out = ["link set lo up", f"addr add {s.outside_v4}/{prefix_len(s.uplink_v4[0])} dev eth0",
+               "link set eth0 up"]
+        if gw4:
+            out.append(f"route add default via {gw4}")
+        if s.outside_v6 and s.uplink_v6:
+            out += [f"addr add {s.outside_v6}/{prefix_len(s.uplink_v6[0])} dev eth0 nodad",
+                    f"route add default via {ipaddress.ip_interface(s.uplink_v6[0]).ip}"]
+        result = {OUTSIDE: out}
+        for _, c in self._ports():
+            b = s.bridge(c.bridge)
+            lines = ["link set lo up", "link set eth0 up"]
+            if c.v4 and b.v4:
+                lines += [f"addr add {c.v4}/{prefix_len(b.v4)} dev eth0", f"route add default via {b.gateway4}"]
+            if c.v6 and b.v6:
+                lines += [f"addr add {c.v6}/{prefix_len(b.v6)} dev eth0 nodad",
+                          f"route add default via {b.gateway6}"]
+            result[c.name] = lines
+        return result
+
+    def _host_sysctls(self) -> list[tuple[str, object]]:
+        s = self.spec
+        ifaces = ["all", "default", "lo", s.uplink] + [b.name for b in s.bridges] + [p for p, _ in self._ports()]
+        v = [("net.ipv4.ip_forward", int(s.ip_forward)), ("net.ipv6.conf.all.forwarding", int(s.ip_forward))]
+        v += [(f"net.ipv4.conf.{i}.rp_filter", s.rp_filter) for i in ifaces]
+        v += [(f"net.ipv4.conf.{i}.route_localnet", 1) for i in s.route_localnet]
+        v += [("net.bridge.bridge-nf-call-iptables", int(s.br_netfilter)),
+              ("net.bridge.bridge-nf-call-ip6tables", int(s.br_netfilter))]
+        return v
+
+    @staticmethod
+    def _listen_args(listen: tuple[Listen, ...], by: str, has6: bool) -> list[dict]:
+        out = []
+        for item in listen:
+            addrs = [item.addr] if item.addr else (["0.0.0.0", "::"] if has6 else ["0.0.0.0"])
+            out += [{"proto": item.proto, "addr": a, "port": item.port, "by": by} for a in addrs]
+        return out
+
+    # ------------------------------------------------------------------ using
+    def address(self, who: str, family: int = 4) -> str:
+        """The primary address of ``host`` (uplink), ``outside``, a container or a bridge (its gateway)."""
+        s = self.spec
+        if who == HOST:
+            return str(ipaddress.ip_interface((s.uplink_v4 if family == 4 else s.uplink_v6)[0]).ip)
+        if who == OUTSIDE:
+            return s.outside_v4 if family == 4 else s.outside_v6
+        if any(b.name == who for b in s.bridges):
+            b = s.bridge(who)
+            return b.gateway4 if family == 4 else b.gateway6
+        c = s.netns_owner(who)
+        return c.v4 if family == 4 else c.v6
+
+    def probe(self, frm: str, dst: str, port: int | None = None, proto: str = "tcp", timeout: float = 0.5,
+              src: str | None = None, sport: int = 0) -> Probe:
+        """Connect from ``frm`` (``outside``, ``host`` or a container name) to dst:port and report."""
+        if proto == "icmp":
+            req = {"proto": "icmp", "dst": dst, "src": src, "timeout": timeout}
+        else:
+            req = {"proto": proto, "dst": dst, "port": port, "src": src, "sport": sport, "timeout": timeout}
+        return Probe.from_agent(self.agents[frm].call("probe", **req))
+
+    def probe_many(self, requests: list[dict]) -> list[Probe]:
+        """Several probes, those from different namespaces at the same time (keys as for :meth:`probe`)."""
+        calls = []
+        for r in requests:
+            r = dict(r)
+            frm = r.pop("frm")
+            r.setdefault("proto", "tcp")
+            r.setdefault("timeout", 0.5)
+            calls.append((self.agents[frm], "probe", r))
+        return [Probe.from_agent(res) for res in parallel(calls)]
+
+    def run(self, argv: list[str], where: str = HOST, input: str | None = None, check: bool = True) -> dict:
+        return self.agents[where].run(argv, input=input, check=check)
+
+    def iptables(self, *args: str, family: int = 4) -> str:
+        return self.run([IPTABLES[(self.spec.backend, family)], "-w", *args])["out"]
+
+    def save(self, family: int = 4) -> str:
+        return self.run([SAVE[(self.spec.backend, family)]])["out"]
+
+    def conntrack(self) -> str:
+        return self.run(["conntrack", "-L"], check=False)["out"]
+
+    def flush_conntrack(self) -> None:
+        self.run(["conntrack", "-F"], check=False)
+
+    def sysctl(self, key: str, where: str = HOST) -> str:
+        return self.agents[where].call("read", path="/proc/sys/" + key.replace(".", "/"))["text"].strip()
+
+    def listen(self, where: str, proto: str, port: int, addr: str = "0.0.0.0", by: str | None = None) -> int:
+        return self.agents[where].call("listen", proto=proto, addr=addr, port=port, by=by or where)["sid"]
+
+    def stop_listener(self, where: str, sid: int) -> None:
+        self.agents[where].call("close", sid=sid)
+
+    def trace(self, frm: str, dst: str, port: int | None = None, proto: str = "tcp", timeout: float = 0.5,
+              settle: float = 0.15) -> tuple[Probe, list[str]]:
+        """Probe with ``-j TRACE`` in raw PREROUTING/OUTPUT and return the kernel's rule-by-rule trace.
+
+        nft backend only: ``xtables-monitor --trace`` prints nftables trace events for the rules that
+        iptables-nft created. The trace rules are removed again afterwards.
+        """
+        if self.spec.backend != "nft":
+            raise LabError("tracing needs the nft backend (xtables-monitor)")
+        family = 6 if ":" in dst else 4
+        match = ["-p", proto] + (["--dport", str(port)] if port and proto != "icmp" else [])
+        rules = [("PREROUTING", match), ("OUTPUT", match)]
+        for chain, m in rules:
+            self.iptables("-t", "raw", "-I", chain, "1", *m, "-j", "TRACE", family=family)
+        try:
+            handle = self.agents[HOST].call("spawn", argv=["xtables-monitor", "--trace", f"-{family}"])["handle"]
+            time.sleep(settle)  # let the monitor subscribe to trace events before the probe
+            result = self.probe(frm, dst, port, proto, timeout)
+            out = self.agents[HOST].call("collect", handle=handle, grace=settle)["out"]
+        finally:
+            for chain, m in rules:
+                self.iptables("-t", "raw", "-D", chain, *m, "-j", "TRACE", family=family)
+        return result, [line for line in out.splitlines() if line.strip()]
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for a in self.agents.values():
+            try:
+                a.stop()
+            except Exception:
+                pass
+        netns.delete(self.namespaces)
+
+    def __enter__(self) -> "RunningHost":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build(spec: Host, prefix: str = "klab") -> RunningHost:
+    """Create the namespaces for ``spec`` and start its servers; use as a context manager."""
+    return RunningHost(spec, prefix)
