@@ -72,8 +72,9 @@ def check_table(table: Table) -> Iterable[InputError]:
     for chain in table.chains:
         for rule in chain.rules:
             t = rule.target
-            if isinstance(t, Jump) and t.chain in builtins:
-                yield _problem(rule.location, f"found a jump to built-in chain {t.chain}",
+            target_name = t.chain if isinstance(t, Jump) else t.target_name if isinstance(t, UnknownTarget) else None
+            if target_name in builtins:
+                yield _problem(rule.location, f"found a jump to built-in chain {target_name}",
                                "expected a jump to a user-defined chain", rule.text)
             elif isinstance(t, UnknownTarget) and t.target_name not in KNOWN_TARGET_EXTENSIONS \
                     and t.target_name not in names:

@@ -91,7 +91,8 @@ class Host:
         namespaces = []
         for b in self.bridges:
             addrs = [_addr(b.v4)] + ([_addr(b.v6)] if b.v6 else [])
-            host_links.append(Link(b.name, "bridge", tuple(addrs), True, provenance=SRC))
+            host_links.append(Link(b.name, "bridge", tuple(addrs), True, bridge_nf_call_iptables=False,
+                                   bridge_nf_call_ip6tables=False, provenance=SRC))
             subnets = tuple(ipaddress.ip_interface(a).network for a in [b.v4] + ([b.v6] if b.v6 else []))
             gws = tuple(ipaddress.ip_interface(a).ip for a in [b.v4] + ([b.v6] if b.v6 else []))
             networks.append(DockerNetwork(b.network or b.name, driver="bridge", bridge=b.name, subnets=subnets,

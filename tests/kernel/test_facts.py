@@ -205,3 +205,13 @@ def test_raw_prerouting_drops_direct_access_to_a_container_address():
         # now the per-port ACCEPT in DOCKER lets it through (the port is published)
         assert outcome(h, "outside", C1, 80) == ("connected", "c1", OUTSIDE_IP)
         assert outcome(h, "outside", C2, 80, DROP)[0] == "timeout"  # unpublished: DROP in DOCKER
+
+
+# 0014 ------------------------------------------------------------------------------------------
+def test_a_packet_from_outside_with_a_host_address_as_source_is_a_martian():
+    with build(docker_host(iptablesdoc(PROXY)), prefix="kfact") as h:
+        assert outcome(h, "outside", HOST_IP, 9000 - 1)[0] == "refused"  # the path itself works
+        before = martian_sources(h, "host")
+        r = h.probe("outside", HOST_IP, 8999, src=GW1, timeout=DROP)  # spoofs the host's bridge address
+        assert r.outcome == "timeout"
+        assert martian_sources(h, "host") > before

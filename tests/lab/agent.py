@@ -245,6 +245,10 @@ def probe_stream(proto: str, dst: str, port: int, src: str | None, sport: int, t
     try:
         if src or sport:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            # IP_TRANSPARENT: allow a source that is not ours (spoofing, for martian-source tests);
+            # IP_FREEBIND is not enough, routing only skips its source check for transparent sockets
+            s.setsockopt(socket.SOL_IP if fam == socket.AF_INET else socket.SOL_IPV6,
+                         19 if fam == socket.AF_INET else 75, 1)
             s.bind((src or ("::" if fam == socket.AF_INET6 else "0.0.0.0"), sport))
         try:
             s.connect((dst, port))
@@ -378,6 +382,23 @@ class Agent:
                                req.get("timeout", 0.5))
         out["ms"] = (time.perf_counter() - started) * 1000
         return out
+
+    def op_probes(self, req: dict) -> dict:
+        """Several probes at once, each in its own thread: a batch costs its slowest probe."""
+        results: list[dict] = [{}] * len(req["probes"])
+
+        def one(i: int, probe: dict) -> None:
+            try:
+                results[i] = self.op_probe(probe)
+            except Exception as e:
+                results[i] = {"outcome": ERROR, "detail": f"{type(e).__name__}: {e}"}
+
+        threads = [threading.Thread(target=one, args=(i, p)) for i, p in enumerate(req["probes"])]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return {"results": results}
 
     def op_spawn(self, req: dict) -> dict:
         p = subprocess.Popen(req["argv"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

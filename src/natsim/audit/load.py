@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from natsim.audit.assume import with_assumed_uplinks
 from natsim.audit.findings import Cited, Finding, Severity
 from natsim.errors import InputError, UsageError
 from natsim.model.ruleset import IpSets, Ruleset
@@ -27,13 +28,24 @@ class Loaded:
     problems: tuple[InputError, ...] = ()
     inputs: object | None = None  # the explain layer's Inputs, when it loaded them
 
-    def network(self):
-        """The engine's Network for these inputs."""
-        if self.inputs is not None:
-            return self.inputs.network()
+    def network(self, assume_uplinks: bool = False):
+        """The engine's Network for these inputs; with ``assume_uplinks``, see :mod:`natsim.audit.assume`."""
         from natsim.engine import Network
 
-        return Network(rulesets=dict(self.rulesets), ipsets=self.ipsets, topology=self.topology)
+        topology = self.topology
+        if assume_uplinks:
+            topology, _ = with_assumed_uplinks(topology, self.rulesets)
+        if self.inputs is not None and topology is self.topology:
+            return self.inputs.network()
+        return Network(rulesets=dict(self.rulesets), ipsets=self.ipsets, topology=topology)
+
+    def assumptions(self, assume_uplinks: bool = False) -> tuple[str, ...]:
+        notes = tuple(getattr(self.inputs, "assumptions", ()) or ())
+        if not notes:
+            notes = tuple(self.topology.assumptions())
+        if assume_uplinks:
+            notes += with_assumed_uplinks(self.topology, self.rulesets)[1]
+        return notes
 
 
 def load(target: str, topology_files: tuple[str, ...] = ()) -> Loaded:

@@ -84,6 +84,7 @@ class Matrix:
     zones: tuple[Zone, ...]
     services: tuple[Service, ...]
     cells: dict[tuple[str, str], Cell]
+    assumptions: tuple[str, ...] = ()
 
     def cell(self, zone: str, service: str) -> Cell | None:
         return self.cells.get((zone, service))
@@ -118,7 +119,7 @@ def entry_of(cf: CellFlow, result: FlowResult) -> Entry:
 
 def build_matrix(
     network, source: str = "", simulate: Callable[[object, Flow], FlowResult] | None = None,
-    flows: list[CellFlow] | None = None,
+    flows: list[CellFlow] | None = None, assumptions: tuple[str, ...] = (),
 ) -> Matrix:
     """Simulate every labelled flow of ``network`` and gather the answers into cells."""
     if simulate is None:
@@ -136,4 +137,4 @@ def build_matrix(
     cells = {
         key: Cell(zones[key[0]], services[key[1]], tuple(es)) for key, es in entries.items()
     }
-    return Matrix(source, tuple(zones.values()), tuple(services.values()), cells)
+    return Matrix(source, tuple(zones.values()), tuple(services.values()), cells, tuple(assumptions))

@@ -30,7 +30,8 @@ def ct_point(state: str, snat: bool = False, dnat: bool = False) -> int:
     return CT_POINTS.index((state, snat, dnat))
 
 
-def _holds(c: Constraint, value: Value) -> bool:
+def holds(c: Constraint, value: Value) -> bool:
+    """Does a concrete value satisfy one constraint?"""
     if c.dim in (Dim.IIF, Dim.OIF):
         hit = any(
             (str(value).startswith(name) if prefix else value == name) for name, prefix in c.values
@@ -52,7 +53,7 @@ def rule_matches(rule: Rule, header: Header) -> bool | None:
         if c.dim not in header:
             unknown = True
             continue
-        if not _holds(c, header[c.dim]):
+        if not holds(c, header[c.dim]):
             return False
     return None if unknown else True
 

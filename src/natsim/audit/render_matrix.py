@@ -38,23 +38,39 @@ def matrix_table(m: Matrix) -> str:
     out.extend(line(r) for r in rows)
     out.append("")
     out.append(LEGEND)
-    details = [c for c in m.cells.values() if c.verdict in ("reachable", "partial", "unknown")]
+    # the host reaching its own ports over lo is the expected case; list it only when in doubt
+    details = [
+        c for c in m.cells.values()
+        if c.verdict in ("partial", "unknown") or (c.verdict == "reachable" and c.zone.kind != "host")
+    ]
     if details:
         out.append("")
         out.append("Open and uncertain cells:")
         for c in sorted(details, key=lambda c: (c.service.key, c.zone.key)):
             out.append(f"  {c.zone.label} -> {c.service.key}: {c.verdict}")
+            groups: dict[tuple, list[str]] = {}
             for e in c.entries:
-                src = f" from {e.source_class}" if e.source_class and e.source_class != "any" else ""
                 extra = []
                 if e.nat:
-                    extra.append("; ".join(e.nat))
+                    extra.append("; ".join(e.nat).replace(str(e.flow.source_address), "SRC")
+                                 if e.flow.source_address else "; ".join(e.nat))
                 if e.via_proxy:
                     extra.append("via docker-proxy")
                 if e.deciding is not None:
                     extra.append(f"rule {e.deciding.where()}")
-                tail = f" ({', '.join(extra)})" if extra else ""
-                out.append(f"      {e.verdict}{src} to {e.flow.destination}{tail}")
+                key = (e.verdict, str(e.flow.destination), ", ".join(extra))
+                groups.setdefault(key, []).append(e.source_class or "")
+            for (verdict, dest, extra), classes in groups.items():
+                named = [k for k in classes if k and k != "any"]
+                src = ""
+                if named:
+                    src = f" from {named[0]}" if len(named) == 1 else f" from {len(named)} source classes"
+                tail = f" ({extra})" if extra else ""
+                out.append(f"      {verdict}{src} to {dest}{tail}")
+    if m.assumptions:
+        out.append("")
+        out.append("assumptions:")
+        out.extend(f"  - {a}" for a in m.assumptions)
     counts = ", ".join(f"{n} {v}" for v, n in sorted(m.counts().items()))
     out.append("")
     out.append(f"{m.source}: {len(m.zones)} zones x {len(m.services)} services; {counts or 'no cells'}")
@@ -77,6 +93,7 @@ def matrix_json(m: Matrix) -> str:
             for c in m.cells.values()
         ],
         "counts": m.counts(),
+        "assumptions": list(m.assumptions),
     }
     return json.dumps(doc, indent=2) + "\n"
 
@@ -102,7 +119,10 @@ def matrix_html(m: Matrix) -> str:
         f"<h1>Exposure matrix</h1><p>{esc(m.source)}: rows are services, columns are source zones. "
         "Hover a cell for the NAT done and the deciding rule.</p>"
         f"<table><tr><th>service</th>{head}</tr>{''.join(rows)}</table>"
-        f"<p>{esc(LEGEND)}</p></body></html>\n"
+        f"<p>{esc(LEGEND)}</p>"
+        + ("<h2>Assumptions</h2><ul>" + "".join(f"<li>{esc(a)}</li>" for a in m.assumptions) + "</ul>"
+           if m.assumptions else "")
+        + "</body></html>\n"
     )
 
 

@@ -120,6 +120,10 @@ class IntervalAtoms:
     def representative(self, atom: int) -> int:
         return self.cuts[atom]
 
+    def index_of(self, value: int) -> int:
+        """The atom holding ``value``."""
+        return bisect.bisect_right(self.cuts, value) - 1
+
     def interval(self, atom: int) -> tuple[int, int]:
         return self.cuts[atom], self.cuts[atom + 1] - 1
 

@@ -12,7 +12,8 @@ def run(args: argparse.Namespace) -> int:
     from natsim.audit.render_matrix import RENDERERS
 
     loaded = load(args.target, tuple(args.topology))
-    matrix = build_matrix(loaded.network(), loaded.source)
+    matrix = build_matrix(loaded.network(assume_uplinks=True), loaded.source,
+                          assumptions=loaded.assumptions(assume_uplinks=True))
     text = RENDERERS[args.format](matrix)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:

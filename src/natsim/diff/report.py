@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from natsim.diff.semantic import FlowChange, SemanticDiff
+from natsim.diff.semantic import FlowChange, SemanticDiff, unexercised
 from natsim.diff.structural import ChainChange, RuleChange, StructuralDiff
 from natsim.engine.result import FlowResult, Step
 from natsim.model.location import UNKNOWN_LOCATION
@@ -29,11 +29,18 @@ class DiffReport:
         return self.structural.equal
 
     @property
+    def unexercised(self) -> list[str]:
+        """Structural changes that no compared flow evaluated (so agreeing flows cannot vouch for them)."""
+        if self.semantic is None:
+            return []
+        return unexercised(self.structural, self.semantic)
+
+    @property
     def equivalent(self) -> bool:
-        """No flow changed; without a semantic diff only structural equality counts."""
+        """Every compared flow agrees and each change was evaluated by one of them (decision 0092)."""
         if self.semantic is None:
             return self.structural.equal
-        return self.semantic.equivalent
+        return self.semantic.equivalent and not self.unexercised
 
     @property
     def exit_status(self) -> int:
@@ -90,6 +97,8 @@ def _summary(s: StructuralDiff) -> str:
         counts.append(f"{len(s.chains)} chain change{'s' if len(s.chains) != 1 else ''}")
     if s.tables:
         counts.append(f"{len(s.tables)} table change{'s' if len(s.tables) != 1 else ''}")
+    if s.ipsets:
+        counts.append(f"{len(s.ipsets)} ipset change{'s' if len(s.ipsets) != 1 else ''}")
     return "structural: " + ", ".join(counts)
 
 
@@ -126,6 +135,11 @@ def render_text(r: DiffReport) -> str:
         lines.append(f"  {fam} table {t.table} {t.kind} ({t.rules} rules)")
     for c in r.structural.chains:
         lines.append(f"  {_chain_line(c)}")
+    for ch in r.structural.ipsets:
+        what = [f"+{e}" for e in ch.added[:5]] + [f"-{e}" for e in ch.removed[:5]]
+        more = len(ch.added) + len(ch.removed) - len(what)
+        detail = (" (type/options changed)" if ch.header_changed else "") + (f": {' '.join(what)}" if what else "")
+        lines.append(f"  ipset {ch.name} {ch.kind}{detail}" + (f" ... {more} more" if more > 0 else ""))
     place = None
     for rc in r.structural.rules:
         if rc.place != place:
@@ -136,6 +150,10 @@ def render_text(r: DiffReport) -> str:
         s = r.semantic
         if s.equivalent:
             lines.append(f"semantic: all {s.flows_checked} flows compared agree")
+            missed = r.unexercised
+            if missed:
+                lines.append(f"  but no compared flow reached {len(missed)} of the changes, so they may still matter:")
+                lines += [f"    {m}" for m in missed]
         else:
             lines.append(f"semantic: {len(s.changes)} of {s.flows_checked} flows changed")
             for c in s.changes:
@@ -144,10 +162,15 @@ def render_text(r: DiffReport) -> str:
         verdict = "equal"
     elif r.semantic is not None and r.equivalent:
         verdict = "equivalent (the rules differ in text, every flow compared agrees)"
+    elif r.semantic is not None and r.semantic.equivalent:
+        verdict = "different (not shown equivalent: some changes were not reached by any compared flow)"
     else:
         verdict = "different"
     lines.append(f"result: {verdict}")
-    notes = list(r.notes) + (list(r.semantic.notes) if r.semantic is not None else [])
+    notes = list(r.notes)
+    if r.semantic is not None and r.semantic.notes:
+        notes.append(f"{len(r.semantic.notes)} topology facts were inferred or assumed for the flows "
+                     "(listed with --json, or by natsim explain)")
     if notes:
         lines.append("notes:")
         lines += [f"  - {n}" for n in dict.fromkeys(notes)]
@@ -196,6 +219,8 @@ def render_json(r: DiffReport) -> str:
                  "old_policy": c.old.policy if c.old else None, "new_policy": c.new.policy if c.new else None}
                 for c in s.chains
             ],
+            "ipsets": [{"kind": c.kind, "name": c.name, "added": list(c.added), "removed": list(c.removed),
+                        "header_changed": c.header_changed} for c in s.ipsets],
             "rules": [
                 {"kind": c.kind, "family": c.place.family, "table": c.place.table, "chain": c.place.chain,
                  "old_index": c.old_index, "new_index": c.new_index, "similarity": c.similarity,
@@ -210,10 +235,12 @@ def render_json(r: DiffReport) -> str:
         out["semantic"] = {
             "flows_checked": r.semantic.flows_checked,
             "changes": [
-                {"flow": c.flow.label, "zone": c.flow.question.zone, "service": c.flow.question.service,
+                {"flow": c.flow.label, "zone": c.flow.zone, "service": c.flow.service,
+                 "source_class": c.flow.source_class,
                  "changed": list(c.changed), "a": _outcomes_json(c.old), "b": _outcomes_json(c.new)}
                 for c in r.semantic.changes
             ],
+            "unexercised": r.unexercised,
             "notes": list(r.semantic.notes),
         }
     return json.dumps(out, indent=2) + "\n"

@@ -10,14 +10,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from natsim.diff.flows import LabeledFlow, questions, resolve_questions
 from natsim.diff.sides import Side
+from natsim.engine.flow import Flow
 from natsim.engine.result import FlowResult, Outcome
 from natsim.topology.model import Topology
 
+if TYPE_CHECKING:
+    from natsim.diff.structural import StructuralDiff
+
 #: One outcome as the diff compares it: verdict, where the request went, who the server saw.
 OutcomeKey = tuple[str, str | None, int | None, str | None, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class LabeledFlow:
+    """One enumerated flow, with the exposure matrix's zone and service it stands for."""
+
+    zone: str  # "outside:eth0", "host", "container:web"
+    service: str  # "published *:8080/tcp", "host:22/tcp"
+    source_class: str | None
+    flow: Flow
+
+    @property
+    def label(self) -> str:
+        cls = f" (sources {self.source_class})" if self.source_class else ""
+        return f"{self.flow}{cls}"
 
 
 @dataclass(frozen=True)
@@ -28,14 +47,21 @@ class FlowChange:
     changed: tuple[str, ...]  # "verdict", "destination", "seen source"
 
 
+#: Where a rule was evaluated: (family, table, chain, rule identity); a chain's policy: (family, table, chain, None).
+Reached = tuple[int, str, str, object]
+
+
 @dataclass(frozen=True)
 class SemanticDiff:
     flows_checked: int
     changes: tuple[FlowChange, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    reached_old: frozenset[Reached] = frozenset()  # rules/policies some compared flow evaluated on A
+    reached_new: frozenset[Reached] = frozenset()
 
     @property
     def equivalent(self) -> bool:
+        """No compared flow changed (whether the flows reached every change is :func:`unexercised`)."""
         return not self.changes
 
 
@@ -53,9 +79,9 @@ def what_changed(old: FlowResult, new: FlowResult) -> tuple[str, ...]:
     a, b = result_keys(old), result_keys(new)
     if a == b:
         return ()
-    parts = []
     if {k[0] for k in a} != {k[0] for k in b}:
-        parts.append("verdict")
+        return ("verdict",)  # where it went and who saw what follow from the verdict
+    parts = []
     if {(k[1], k[2], k[4]) for k in a} != {(k[1], k[2], k[4]) for k in b}:
         parts.append("destination")
     if {k[3] for k in a} != {k[3] for k in b}:
@@ -65,13 +91,45 @@ def what_changed(old: FlowResult, new: FlowResult) -> tuple[str, ...]:
 
 def shared_topology(old: Side, new: Side, extra: Sequence[Topology] = ()) -> tuple[Topology, list[str]]:
     """What either side read (and --topology files), merged, then completed by inference over both rule sets."""
-    from natsim.explain.inputs import infer_topology, merge_topologies
+    from natsim.topology.infer import infer_topology
+    from natsim.topology.merge import merge
 
     read = [t for t in (old.topology, new.topology, *extra) if t is not None]
-    topo = merge_topologies(read) if read else Topology()
+    topo = merge(*read) if read else Topology()
     topo = infer_topology(old.rulesets, topo)
     topo = infer_topology(new.rulesets, topo)
     return topo, [str(a) for a in topo.assumptions()]
+
+
+def reached(results: Sequence[FlowResult], family: int) -> set[Reached]:
+    """Every rule and chain policy the packets of these results were evaluated against."""
+    from natsim.diff.structural import rule_identity
+
+    out: set[Reached] = set()
+    for r in results:
+        for o in r.outcomes:
+            for leg in o.legs:
+                for step in leg.steps:
+                    if step.table is None or step.chain is None:
+                        continue
+                    fam = step.packet.family if step.packet is not None else family
+                    if step.kind == "rule" and step.rule is not None:
+                        out.add((fam, step.table, step.chain, rule_identity(step.rule)))
+                    elif step.kind == "policy":
+                        out.add((fam, step.table, step.chain, None))
+    return out
+
+
+def enumerate_both(networks: Sequence[object]) -> list[LabeledFlow]:
+    """The exposure matrix's flows (natsim.audit.flows) of each side, once each: a port published
+    on one side only is asked about on both."""
+    from natsim.audit.flows import cell_flows
+
+    out: dict[Flow, LabeledFlow] = {}
+    for net in networks:
+        for cf in cell_flows(net):
+            out.setdefault(cf.flow, LabeledFlow(cf.zone.key, cf.service.key, cf.source_class, cf.flow))
+    return list(out.values())
 
 
 def semantic_diff(old: Side, new: Side, extra_topologies: Sequence[Topology] = ()) -> SemanticDiff:
@@ -80,23 +138,49 @@ def semantic_diff(old: Side, new: Side, extra_topologies: Sequence[Topology] = (
 
     topo, notes = shared_topology(old, new, extra_topologies)
     families = sorted(set(old.rulesets) & set(new.rulesets))
-    for fam in sorted(set(old.rulesets) ^ set(new.rulesets)):
-        notes.append(f"IPv{fam} rules are on one side only: IPv{fam} flows were not compared")
-    rulesets = [old.rulesets[f] for f in families] + [new.rulesets[f] for f in families]
-    qs, q_notes = questions(rulesets, topo)
-    flows, r_notes = resolve_questions(qs, topo)
-    notes += q_notes + r_notes
-    flows = [f for f in flows if f.flow.family in families]
     net_old = Network(rulesets={f: old.rulesets[f] for f in families}, ipsets=old.ipsets, topology=topo)
     net_new = Network(rulesets={f: new.rulesets[f] for f in families}, ipsets=new.ipsets, topology=topo)
+    flows = enumerate_both((net_old, net_new))
     changes: list[FlowChange] = []
-    seen: set[object] = set()
+    reached_old: set[Reached] = set()
+    reached_new: set[Reached] = set()
     for lf in flows:
-        if lf.flow in seen:
-            continue
-        seen.add(lf.flow)
         a, b = simulate(net_old, lf.flow), simulate(net_new, lf.flow)
+        reached_old |= reached((a,), lf.flow.family)
+        reached_new |= reached((b,), lf.flow.family)
         changed = what_changed(a, b)
         if changed:
             changes.append(FlowChange(lf, a, b, changed))
-    return SemanticDiff(len(seen), tuple(changes), tuple(dict.fromkeys(notes)))
+    return SemanticDiff(len(flows), tuple(changes), tuple(dict.fromkeys(notes)),
+                        frozenset(reached_old), frozenset(reached_new))
+
+
+def unexercised(structural: "StructuralDiff", semantic: SemanticDiff) -> list[str]:
+    """The structural changes no compared flow evaluated: flows agreeing says nothing about them."""
+    from natsim.diff.structural import rule_identity
+
+    out: list[str] = []
+    for c in structural.rules:
+        if c.kind == "counters":
+            continue
+        p = c.place
+        hit_old = c.old is not None and (p.family, p.table, p.chain, rule_identity(c.old)) in semantic.reached_old
+        hit_new = c.new is not None and (p.family, p.table, p.chain, rule_identity(c.new)) in semantic.reached_new
+        if not (hit_old or hit_new):
+            index = c.new_index if c.new_index is not None else c.old_index
+            out.append(f"{c.kind} rule {index} of {p}")
+    for ch in structural.chains:
+        p = ch.place
+        if ch.kind == "counters":
+            continue
+        rules = [(semantic.reached_old, r) for r in (ch.old.rules if ch.old else ())]
+        rules += [(semantic.reached_new, r) for r in (ch.new.rules if ch.new else ())]
+        hit = any((p.family, p.table, p.chain, rule_identity(r)) in seen for seen, r in rules)
+        hit = hit or (p.family, p.table, p.chain, None) in semantic.reached_old | semantic.reached_new
+        if not hit:
+            out.append(f"chain {p.chain} ({ch.kind}) of {p}")
+    for t in structural.tables:
+        fam_tab = (t.family, t.table)
+        if not any(k[:2] == fam_tab for k in semantic.reached_old | semantic.reached_new):
+            out.append(f"table {t.table} ({t.kind}) of IPv{t.family}")
+    return out

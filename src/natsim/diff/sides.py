@@ -52,16 +52,16 @@ def _read_snapshot(path: Path) -> Side:
     return Side(str(path), rulesets, ipsets, snapshot.topology, notes)
 
 
-def load_side(spec: str, netns: str | None = None, backend: str = "auto") -> Side:
-    """Read one diff operand; errors are NatsimErrors with one sentence (exit 2)."""
+def load_side(spec: str, netns: str | None = None, backend: str = "auto", topology: bool = True) -> Side:
+    """Read one diff operand (its topology only when ``topology``); errors are one sentence, exit 2."""
     live_ns = parse_live_spec(spec, netns)
     if live_ns is not False:
         from natsim.live.inputs import load_live
 
         ns = live_ns if isinstance(live_ns, str) else None
-        rulesets, ipsets, topology, notes = load_live(ns, backend)  # type: ignore[arg-type]
+        rulesets, ipsets, topo, notes = load_live(ns, backend, topology)  # type: ignore[arg-type]
         label = f"live (netns {ns})" if ns else "live"
-        return Side(label, rulesets, ipsets, topology, notes)
+        return Side(label, rulesets, ipsets, topo if topology else None, notes)
     path = Path(spec)
     if not path.exists():
         raise UsageError(f"natsim: {spec!r} is not a rules file, a snapshot directory or 'live'.")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from natsim.model.options import option_fields
-from natsim.model.ruleset import TABLE_ORDER, Chain, Rule, Ruleset, Table
+from natsim.model.ruleset import TABLE_ORDER, Chain, IpSets, Rule, Ruleset, SetEntry, Table
 
 RuleChangeKind = Literal["added", "removed", "moved", "changed", "counters"]
 ChainChangeKind = Literal["added", "removed", "policy", "counters"]
@@ -64,15 +64,27 @@ class TableChange:
     rules: int  # how many rules the table holds
 
 
+@dataclass(frozen=True, slots=True)
+class IpSetChange:
+    """A set added or removed, its type/options changed, or entries added/removed (``ipset save``)."""
+
+    kind: Literal["added", "removed", "changed"]
+    name: str
+    added: tuple[str, ...] = ()  # entries (element and options, as ipset save writes them)
+    removed: tuple[str, ...] = ()
+    header_changed: bool = False  # type or create options differ
+
+
 @dataclass(frozen=True)
 class StructuralDiff:
     tables: tuple[TableChange, ...] = ()
     chains: tuple[ChainChange, ...] = ()
     rules: tuple[RuleChange, ...] = ()
+    ipsets: tuple[IpSetChange, ...] = ()
 
     @property
     def equal(self) -> bool:
-        return not (self.tables or self.chains or self.rules)
+        return not (self.tables or self.chains or self.rules or self.ipsets)
 
     def count(self, kind: str) -> int:
         return sum(1 for r in self.rules if r.kind == kind)
@@ -117,6 +129,36 @@ def similarity(a: Rule, b: Rule) -> float:
     return len(fa & fb) / len(union) if union else 1.0
 
 
+#: Above this many removed x added pairs, a removed rule is only compared with added rules near its position.
+FULL_PAIRING_LIMIT = 2500
+PAIRING_WINDOW = 16
+
+
+def _candidate_pairs(old: Sequence[Rule], new: Sequence[Rule], removed: list[int], added: list[int]
+                     ) -> list[tuple[float, int, int]]:
+    """(similarity, old index, new index) for the removed/added pairs worth comparing: all of them when few,
+    else each removed rule against the added rules around the same relative position (linear, not quadratic)."""
+    if not removed or not added:
+        return []
+    feats_old = {i: rule_features(old[i]) for i in removed}
+    feats_new = {j: rule_features(new[j]) for j in added}
+
+    def sim(i: int, j: int) -> float:
+        fa, fb = feats_old[i], feats_new[j]
+        union = len(fa | fb)
+        return len(fa & fb) / union if union else 1.0
+
+    if len(removed) * len(added) <= FULL_PAIRING_LIMIT:
+        return [(sim(i, j), i, j) for i in removed for j in added]
+    out = []
+    scale = len(added) / len(removed)
+    for k, i in enumerate(removed):
+        centre = int(k * scale)
+        for j in added[max(0, centre - PAIRING_WINDOW): centre + PAIRING_WINDOW + 1]:
+            out.append((sim(i, j), i, j))
+    return out
+
+
 def _chain_rules(place: Place, old: Sequence[Rule], new: Sequence[Rule], counters: bool) -> list[RuleChange]:
     a = [rule_identity(r) for r in old]
     b = [rule_identity(r) for r in new]
@@ -146,11 +188,8 @@ def _chain_rules(place: Place, old: Sequence[Rule], new: Sequence[Rule], counter
             out.append(RuleChange("moved", place, i + 1, j + 1, old[i], new[j]))
         else:
             still_removed.append(i)
-    # Changed: greedily pair the most similar removed/added rules.
-    pairs = sorted(
-        ((similarity(old[i], new[j]), i, j) for i in still_removed for j in added),
-        key=lambda t: (-t[0], abs(t[1] - t[2]), t[1], t[2]),
-    )
+    # Changed: greedily pair the most similar removed/added rules (near each other when there are many).
+    pairs = sorted(_candidate_pairs(old, new, still_removed, added), key=lambda t: (-t[0], abs(t[1] - t[2]), t[1], t[2]))
     paired_old: set[int] = set()
     paired_new: set[int] = set()
     for score, i, j in pairs:
@@ -225,12 +264,38 @@ def structural_diff(old: Iterable[Ruleset], new: Iterable[Ruleset], *, counters:
     return StructuralDiff(tuple(tables), tuple(chains), tuple(rules))
 
 
+def _entry_text(entry: SetEntry) -> str:
+    return " ".join((entry.element, *entry.options))
+
+
+def ipset_diff(old: IpSets | None, new: IpSets | None) -> tuple[IpSetChange, ...]:
+    """Sets and entries that differ; nothing when either side's sets are unknown (None)."""
+    if old is None or new is None:
+        return ()
+    out: list[IpSetChange] = []
+    for name in dict.fromkeys([s.name for s in old.sets] + [s.name for s in new.sets]):
+        a, b = old.get(name), new.get(name)
+        if a is None or b is None:
+            present = b if a is None else a
+            assert present is not None
+            entries = tuple(_entry_text(e) for e in present.entries)
+            out.append(IpSetChange("added", name, added=entries) if a is None
+                       else IpSetChange("removed", name, removed=entries))
+            continue
+        ea = {_entry_text(e) for e in a.entries}
+        eb = {_entry_text(e) for e in b.entries}
+        header = (a.type, a.options) != (b.type, b.options)
+        if header or ea != eb:
+            out.append(IpSetChange("changed", name, tuple(sorted(eb - ea)), tuple(sorted(ea - eb)), header))
+    return tuple(out)
+
+
 def _is_empty(table: Table) -> bool:
     """A table that filters nothing: only built-in chains, no rules, ACCEPT policies."""
     return all(c.builtin and not c.rules and c.policy == "ACCEPT" for c in table.chains)
 
 
 __all__ = [
-    "ChainChange", "Place", "RuleChange", "StructuralDiff", "TableChange",
-    "rule_features", "rule_identity", "similarity", "structural_diff",
+    "ChainChange", "IpSetChange", "Place", "RuleChange", "StructuralDiff", "TableChange",
+    "ipset_diff", "rule_features", "rule_identity", "similarity", "structural_diff",
 ]

@@ -23,6 +23,7 @@ from natsim.engine.targets import Action, NatBinding, perform
 from natsim.engine.tri import Tri, Unknown
 from natsim.model import matches as mm
 from natsim.model.ruleset import Chain, Rule, Ruleset
+from natsim.model.targets import Jump, UnknownTarget
 
 Check = Callable[[Packet, Any], Any]
 INDEX_THRESHOLD = 12
@@ -39,17 +40,32 @@ class CRule:
 
 @dataclass
 class CChain:
+    """A chain ready to walk.  ``index`` maps (dimension, value) to rule positions (0-based, ascending).
+
+    Each rule sits in exactly one bucket: the most selective thing it requires (a destination
+    host, a protocol+destination port, an exact output or input interface), or ``generic``.
+    A packet's candidates are its buckets merged with the generic rules, in rule order.
+    """
+
     name: str
     policy: str | None
     rules: list[CRule]
-    by_key: dict[tuple[Any, Any], list[int]] | None = None  # bucket -> positions (0-based)
+    index: dict[tuple[str, Any], list[int]] | None = None
+    generic: list[int] | None = None
 
     def candidates(self, p: Packet) -> list[int] | range:
-        if self.by_key is None:
+        index = self.index
+        if index is None:
             return range(len(self.rules))
-        dport = (proto_number(p.proto), p.dport) if p.dport is not None else None
-        lists = [self.by_key.get(k) for k in ((p.dst, dport), (p.dst, None), (None, dport), (None, None))]
-        present = [l for l in lists if l]
+        present = [self.generic] if self.generic else []
+        for key in (("dst", p.dst), ("port", (proto_number(p.proto), p.dport)) if p.dport is not None else None,
+                    ("out", p.out_iface), ("in", p.in_iface)):
+            if key is not None:
+                hit = index.get(key)
+                if hit:
+                    present.append(hit)
+        if not present:
+            return []
         if len(present) == 1:
             return present[0]
         return list(heapq.merge(*present))
@@ -69,8 +85,9 @@ class CRuleset:
 def compile_ruleset(rs: Ruleset) -> CRuleset:
     out = CRuleset(rs.family)
     for table in rs.tables:
+        names = {c.name for c in table.chains}
         for chain in table.chains:
-            out.chains[(table.name, chain.name)] = _compile_chain(chain)
+            out.chains[(table.name, chain.name)] = _compile_chain(chain, names)
             for r in chain.rules:
                 out.has_rules = True
                 if any(isinstance(x, mm.Physdev) for x in r.matches):
@@ -81,35 +98,47 @@ def compile_ruleset(rs: Ruleset) -> CRuleset:
     return out
 
 
-def _compile_chain(chain: Chain) -> CChain:
-    rules = [CRule(i + 1, r, _checks(r), r.target) for i, r in enumerate(chain.rules)]
+def _compile_chain(chain: Chain, names: set[str]) -> CChain:
+    rules = [CRule(i + 1, r, _checks(r), _target(r.target, names)) for i, r in enumerate(chain.rules)]
     cc = CChain(chain.name, chain.policy, rules)
     if len(rules) >= INDEX_THRESHOLD:
-        index: dict[tuple[Any, Any], list[int]] = {}
+        index: dict[tuple[str, Any], list[int]] = {}
+        generic: list[int] = []
         for pos, cr in enumerate(rules):
-            for key in _keys(cr.rule):
+            keys = _keys(cr.rule)
+            if not keys:
+                generic.append(pos)
+            for key in keys:
                 index.setdefault(key, []).append(pos)
-        cc.by_key = index
+        cc.index, cc.generic = index, generic
     return cc
 
 
-def _keys(r: Rule) -> list[tuple[Any, Any]]:
-    """The buckets a rule belongs in; a rule that may match any destination or port is in (None, ...)."""
-    dst = None
+def _target(target: Any, names: set[str]) -> Any:
+    """``-j NAME`` naming a chain of the table is a jump, however the parser classified it."""
+    if isinstance(target, UnknownTarget) and not target.args and target.target_name in names:
+        return Jump(target.target_name)
+    return target
+
+
+def _keys(r: Rule) -> list[tuple[str, Any]]:
+    """The buckets a rule belongs in (one dimension per rule); [] when it may match anything."""
     if r.destination is not None and not r.destination.negated:
         net = r.destination.value
         if net.prefixlen == net.max_prefixlen:
-            dst = net.network_address
-    ports: list[Any] = [None]
+            return [("dst", net.network_address)]
     if r.protocol is not None and not r.protocol.negated:
         pnum = proto_number(r.protocol.value)
         for x in r.matches:
             if isinstance(x, (mm.Tcp, mm.Udp, mm.Sctp)) and x.dport is not None and not x.dport.negated:
                 pr = x.dport.value
                 if pr.hi - pr.lo < MAX_INDEX_RANGE:
-                    ports = [(pnum, port) for port in range(pr.lo, pr.hi + 1)]
+                    return [("port", (pnum, port)) for port in range(pr.lo, pr.hi + 1)]
                 break
-    return [(dst, port) for port in ports]
+    for dim, opt in (("out", r.out_interface), ("in", r.in_interface)):
+        if opt is not None and not opt.negated and not opt.value.name.endswith("+"):
+            return [(dim, opt.value.name)]
+    return []
 
 
 def _checks(r: Rule) -> tuple[Check, ...]:

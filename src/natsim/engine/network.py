@@ -47,6 +47,14 @@ class Network:
                 out[(ns, fam)] = compile_ruleset(rs)
         return out
 
+    @cached_property
+    def assumptions(self) -> tuple[str, ...]:
+        """What the topology and the world view assumed (the same for every flow)."""
+        out = list(self.world.assumptions)
+        if self.topology is not None:
+            out.extend(self.topology.assumptions())
+        return tuple(dict.fromkeys(out))
+
     def compiled(self, namespace: str, family: int) -> CRuleset | None:
         return self._compiled.get((namespace, family))
 

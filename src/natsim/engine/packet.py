@@ -7,7 +7,7 @@ can show the packet before and after every step.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
 from natsim.model.values import IPAddress
@@ -69,7 +69,13 @@ class Packet:
     pkt_type: str = "unicast"
 
     def with_(self, **changes: object) -> "Packet":
-        return replace(self, **changes)
+        """A copy with some fields changed (a fast ``dataclasses.replace``: the walk makes many)."""
+        new = object.__new__(Packet)
+        for name in _PACKET_FIELDS:
+            object.__setattr__(new, name, changes.pop(name) if name in changes else getattr(self, name))
+        if changes:
+            raise TypeError(f"Packet has no field(s) {', '.join(changes)}")
+        return new
 
     def tuple(self) -> Tuple5:
         return Tuple5(self.src, self.dst, self.proto, self.sport, self.dport)
@@ -93,6 +99,9 @@ class Packet:
         if self.conn is not None:
             ifs.append(f"ct={self.conn.state}")
         return s + (f" ({' '.join(ifs)})" if ifs else "")
+
+
+_PACKET_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Packet))
 
 
 def address(text: str) -> IPAddress:

@@ -54,12 +54,9 @@ def simulate(net: Network, flow: Flow, max_branches: int = MAX_BRANCHES) -> Flow
         notes.append(f"more than {max_branches} branches: the rest were not explored")
         outcomes.append(Outcome("unknown", (), None, reason=f"more than {max_branches} branches (unknown facts "
                                 "and statistic rules) were not explored"))
-    assumptions: list[str] = list(world.assumptions)
-    for _, _, extra in results:
-        assumptions.extend(extra)
-    if net.topology is not None:
-        assumptions.extend(net.topology.assumptions())
-    return FlowResult(str(flow), tuple(outcomes), tuple(dict.fromkeys(assumptions)), tuple(notes))
+    extra = [a for _, _, more in results for a in more]
+    assumptions = net.assumptions + tuple(dict.fromkeys(a for a in extra if a not in net.assumptions))
+    return FlowResult(str(flow), tuple(outcomes), assumptions, tuple(notes))
 
 
 # ---------------------------------------------------------------------------- one branch
@@ -226,8 +223,19 @@ def _socket(run: Run, ns: Ns, p: Packet) -> tuple[str, str]:
         if run.tri(on, "docker's userland-proxy is on", "docker's userland-proxy is off"):
             return "proxy", f"docker-proxy accepts on {where}/{p.proto} and connects to {_ep(proxy[1], proxy[2])}"
         return "refused", f"nothing listens on {where}/{p.proto} in {ns.name} (userland-proxy off): connection refused"
+    if _published_elsewhere(run, ns, p):
+        run.assume(f"only Docker listens on port {p.dport}/{p.proto} of the host (it is published on another "
+                   "host address)")
+        return "refused", f"nothing listens on {where}/{p.proto}: the port is published on another host address"
     run.assume(f"a server listens on {where}/{p.proto} in {ns.name}")
     return "server", f"a server listens on {where}/{p.proto} in {ns.name}"
+
+
+def _published_elsewhere(run: Run, ns: Ns, p: Packet) -> bool:
+    topo = run.world.topology
+    if ns.name != topo.host:
+        return False
+    return any(pp.host_port == p.dport and pp.proto == p.proto for c in topo.containers or () for pp in c.ports or ())
 
 
 def _userland_proxy(run: Run) -> Tri:

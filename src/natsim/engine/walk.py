@@ -31,6 +31,8 @@ HOOK_TABLES: dict[str, tuple[str, ...]] = {
     "POSTROUTING": ("mangle", "nat"),
 }
 MAX_HOPS = 32
+#: Settings Docker never touches, so an unknown value is the kernel's default (listed as an assumption).
+KERNEL_DEFAULTS: dict[str, bool] = {"accept_local": False}
 LOOPBACK4 = ipaddress.ip_network("127.0.0.0/8")
 
 
@@ -339,7 +341,12 @@ class Run:
             self.deliver(ns, p)
             return
         before = p.dst
+        if p.family == 6 and iface != "lo" and (p.src.is_loopback or p.dst.is_loopback):
+            raise self.stop("dropped", ns.name, p, f"IPv6 loopback address on {iface} (ip6_rcv_core drops it)")
         p = self.hooks(ns, "PREROUTING", p)
+        if p.family == 6 and iface != "lo" and (p.src.is_loopback or p.dst.is_loopback):
+            raise self.stop("dropped", ns.name, p, f"{p.dst if p.dst.is_loopback else p.src} after NAT on {iface}: "
+                            "IPv6 has no route_localnet, the loopback address may not use a real interface")
         if l2_owner is not None and bridge is not None and p.dst == before:
             self._bridged_forward(ns, p, bridge[0], bridge[1], l2_owner)
             return
@@ -442,9 +449,14 @@ class Run:
         return v != 0
 
     def _conf(self, ns: Ns, iface: str, name: str) -> Tri:
-        if ns.topo is None:
-            return Unknown(f"sysctl net.ipv4.conf.{iface}.{name} in {ns.name} is not known")
-        return ns.topo.ipv4_conf(iface, name)
+        """An IPv4 interface setting; unknown unless it is one Docker never changes (then the kernel default)."""
+        value: Tri = (ns.topo.ipv4_conf(iface, name) if ns.topo is not None else
+                      Unknown(f"sysctl net.ipv4.conf.{iface}.{name} in {ns.name} is not known"))
+        if isinstance(value, Unknown) and name in KERNEL_DEFAULTS:
+            self.assume(f"net.ipv4.conf.{iface}.{name}={int(KERNEL_DEFAULTS[name])} in {ns.name} (kernel default; "
+                        "Docker does not change it)")
+            return KERNEL_DEFAULTS[name]
+        return value
 
     def _hop(self, ns: Ns) -> None:
         self.hops += 1

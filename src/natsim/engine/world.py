@@ -70,10 +70,10 @@ class Segment:
     bridge: str | None = None
 
     def member(self, ns: str, iface: str) -> Member | None:
-        for m in self.members:
-            if m.ns == ns and m.iface == iface:
-                return m
-        return None
+        index = self.__dict__.get("_by_end")
+        if index is None or len(index) != len(self.members):
+            index = self.__dict__["_by_end"] = {(m.ns, m.iface): m for m in self.members}
+        return index.get((ns, iface))
 
 
 @dataclass
@@ -104,15 +104,44 @@ class Ns:
 
     def local_route_type(self, addr: IPAddress, dev: str | None = None) -> str | None:
         """The type of the local table's route for ``addr`` (addrtype), or None."""
-        best: RouteV | None = None
-        for r in self.routes.get(addr.version, ()):
-            if r.table == tm.TABLE_LOCAL and addr in r.dst and (best is None or r.dst.prefixlen > best.dst.prefixlen):
-                best = r
+        best = self.table_lookup(addr, tm.TABLE_LOCAL)
         if best is None:
             return None
         if dev is not None and best.dev is not None and best.dev != dev:
             return None
         return best.type
+
+    def table_lookup(self, addr: IPAddress, table: int, oif: str | None = None) -> RouteV | None:
+        """Longest-prefix match in one table (lowest metric among equals), by a per-prefix-length index."""
+        index = self._index(addr.version, table)
+        bits = addr.max_prefixlen
+        value = int(addr)
+        for plen, by_net in index:
+            cands = by_net.get(value >> (bits - plen) if plen else 0)
+            if not cands:
+                continue
+            for r in cands:
+                if oif is not None and r.dev is not None and r.dev != oif and r.type == "unicast":
+                    continue
+                return r
+        return None
+
+    def _index(self, family: int, table: int) -> list[tuple[int, dict[int, list[RouteV]]]]:
+        cache = self.__dict__.setdefault("_lpm", {})
+        got = cache.get((family, table))
+        if got is None:
+            by_len: dict[int, dict[int, list[RouteV]]] = {}
+            for r in self.routes.get(family, ()):
+                if r.table != table:
+                    continue
+                plen = r.dst.prefixlen
+                key = int(r.dst.network_address) >> (r.dst.max_prefixlen - plen) if plen else 0
+                by_len.setdefault(plen, {}).setdefault(key, []).append(r)
+            for d in by_len.values():
+                for lst in d.values():
+                    lst.sort(key=lambda r: r.metric)
+            got = cache[(family, table)] = sorted(by_len.items(), key=lambda kv: -kv[0])
+        return got
 
     def addr_type(self, addr: IPAddress, dev: str | None = None) -> str:
         """``-m addrtype``: net/netfilter/xt_addrtype.c via inet_dev_addr_type on the local table."""
@@ -164,7 +193,6 @@ class Ns:
                mark: int = 0, oif: str | None = None) -> RouteV | None:
         """fib_lookup: policy rules in priority order, then the longest prefix of each table."""
         fam = dst.version
-        routes = self.routes.get(fam, [])
         for rule in self.rules.get(fam, ()):
             if not _rule_matches(rule, dst, src, iif, mark, oif):
                 continue
@@ -172,16 +200,7 @@ class Ns:
                 return RouteV(ipaddress.ip_network(f"{dst}/{dst.max_prefixlen}"), rule.action)
             if rule.action != "lookup" or rule.table is None:
                 continue
-            best: RouteV | None = None
-            for r in routes:
-                if r.table != rule.table or dst not in r.dst:
-                    continue
-                if oif is not None and r.dev is not None and r.dev != oif and r.type == "unicast":
-                    continue
-                if best is None or r.dst.prefixlen > best.dst.prefixlen or (
-                    r.dst.prefixlen == best.dst.prefixlen and r.metric < best.metric
-                ):
-                    best = r
+            best = self.table_lookup(dst, rule.table, oif)
             if best is None or best.type == "throw":
                 continue
             if rule.suppress_prefixlength is not None and best.dst.prefixlen <= rule.suppress_prefixlength:
@@ -258,6 +277,20 @@ class World:
 
     def owner_on(self, seg: Segment, addr: IPAddress, exclude: Member | None = None) -> Member | None:
         """Who answers ARP/NDP for ``addr`` on the segment (the world answers for the rest)."""
+        owners = seg.__dict__.get("_owners")
+        if owners is None:
+            owners = {}
+            for m in seg.members:
+                iface = self.namespaces[m.ns].ifaces.get(m.iface)
+                for a in iface.addrs if iface is not None and not m.world else ():
+                    owners.setdefault(a.ip, []).append(m)
+            seg.__dict__["_owners"] = owners
+        for m in owners.get(addr, ()):
+            if m is not exclude:
+                return m
+        return next((m for m in seg.members if m.world and m is not exclude), None)
+
+    def _owner_on_slow(self, seg: Segment, addr: IPAddress, exclude: Member | None = None) -> Member | None:
         world: Member | None = None
         for m in seg.members:
             if m is exclude:
@@ -275,6 +308,12 @@ class World:
 
     def _build(self) -> None:
         topo = self.topology
+        self.container_ns: dict[str, str | None] = {c.name: topo.namespace_name_of(c) for c in topo.containers or ()}
+        self.containers_in: dict[str, list[tm.Container]] = {}
+        for c in topo.containers or ():
+            name = self.container_ns[c.name]
+            if name is not None:
+                self.containers_in.setdefault(name, []).append(c)
         for tns in topo.namespaces:
             self.namespaces[tns.name] = self._ns_from(tns)
         if topo.host not in self.namespaces:
@@ -328,8 +367,9 @@ class World:
     def _synth_containers(self) -> None:
         """A namespace for each container the topology names but did not read: Docker's standard setup."""
         topo = self.topology
+        synthesized: list[str] = []
         for c in topo.containers or ():
-            name = topo.namespace_name_of(c)
+            name = self.container_ns.get(c.name)
             if name is None or name in self.namespaces or not c.endpoints:
                 continue
             ifaces = {"lo": Iface("lo", "loopback", [ipaddress.ip_interface("127.0.0.1/8"), ipaddress.ip_interface("::1/128")])}
@@ -357,7 +397,10 @@ class World:
             ns._routes_known = False  # type: ignore[attr-defined]
             ns._synth_default = True  # type: ignore[attr-defined]
             self.namespaces[name] = ns
-            self._assume(f"namespace of container {c.name} not read: natsim assumed Docker's standard setup "
+            synthesized.append(c.name)
+        if synthesized:
+            shown = ", ".join(synthesized[:5]) + (f" and {len(synthesized) - 5} more" if len(synthesized) > 5 else "")
+            self._assume(f"namespaces of containers {shown} not read: natsim assumed Docker's standard setup "
                          "(one veth per network, default route via the gateway)")
 
     def _link_veths(self) -> None:
@@ -395,7 +438,7 @@ class World:
                         placed.add((other.name, port.peer))
             # containers on the bridge's Docker network
             for c in topo.containers or ():
-                cns_name = topo.namespace_name_of(c)
+                cns_name = self.container_ns.get(c.name)
                 if cns_name is None or cns_name == host.name or c.mode != "bridge":
                     continue
                 cns = self.namespaces.get(cns_name)
@@ -519,9 +562,7 @@ class World:
 
     def _container_gateway(self, ns: Ns, family: int) -> tuple[str, IPAddress] | None:
         topo = self.topology
-        for c in topo.containers or ():
-            if topo.namespace_name_of(c) != ns.name:
-                continue
+        for c in self.containers_in.get(ns.name, ()):
             for e in c.endpoints or ():
                 gw = e.gateway if family == 4 else e.gateway6
                 if gw is None:

@@ -41,10 +41,21 @@ def _fixes(inputs: Inputs, rf: ResolvedFlow, result: FlowResult, source_kind: st
 
     fix: Fix | None = None
     if result.verdict == "blocked":
-        fix = suggest_open(result, ruleset, resimulate)
+        fix = suggest_open(result, ruleset, resimulate, any_client=rf.flow.source == "outside" and rf.flow.source_address is None)
     elif result.verdict == "reachable" and source_kind in ("outside", "address") and rf.flow.source == "outside":
         fix = suggest_close(result, ruleset, resimulate)
     return (fix,) if fix is not None else ()
+
+
+def engine_uplinks(inputs: Inputs) -> tuple[IPAddress, ...]:
+    """The host's uplink addresses in the engine's world (read, or assumed when the topology has none)."""
+    world = inputs.network().world
+    host = world.ns(world.topology.host)
+    if host is None:
+        return ()
+    return tuple(
+        a.ip for up in world.uplinks() for a in host.ifaces[up].addrs if not a.ip.is_link_local
+    )
 
 
 def chain_sites(rulesets: dict[int, Ruleset]) -> dict[tuple[int, str, str], Location]:
@@ -71,7 +82,9 @@ def ask(
     dst = parse_destination(destination)
     via_addr = parse_via(via)
     inputs = load_inputs(target, topology_files, netns)
-    flows = resolve(src, dst, inputs.topology, via_addr)
+    host = inputs.topology.host_namespace
+    uplinks = engine_uplinks(inputs) if dst.kind == "host" and (host is None or host.links is None) else ()
+    flows = resolve(src, dst, inputs.topology, via_addr, uplinks)
     answers = []
     for rf in flows:
         result = inputs.simulate(rf.flow)

@@ -97,12 +97,19 @@ def _leg_of(outcome: Outcome, step: Step) -> str:
     return "request"
 
 
-def _open_edit(outcome: Outcome) -> RuleEdit | None:
-    """An ACCEPT just before the rule (or policy) that dropped the flow."""
+def _open_edit(outcome: Outcome, any_client: bool) -> RuleEdit | None:
+    """An ACCEPT just before the rule (or policy) that dropped the flow.
+
+    With ``any_client`` (the user named no client address, natsim picked one) the rule
+    leaves the client's address open, so it does not depend on natsim's pick.
+    """
     step = outcome.deciding
     if step is None or step.table is None or step.chain is None or step.packet is None:
         return None
-    rule = flow_rule(step.packet, Accept(), _leg_of(outcome, step))
+    direction = _leg_of(outcome, step)
+    rule = flow_rule(step.packet, Accept(), direction)
+    if any_client:
+        rule = replace(rule, source=None) if direction == "request" else replace(rule, destination=None)
     if step.kind == "rule" and step.rule_index is not None:
         return RuleEdit(step.table, step.chain, step.rule_index, rule)
     if step.kind == "policy":
@@ -127,20 +134,33 @@ def _close_edit(outcome: Outcome, ruleset: Ruleset) -> RuleEdit | None:
     return None
 
 
+def _client_leg(outcome: Outcome) -> bool:
+    """Whether the deciding step is on a packet of the client's own connection (not docker-proxy's)."""
+    step = outcome.deciding
+    first = next((s.packet for leg in outcome.legs for s in leg.steps if s.packet is not None), None)
+    if step is None or step.packet is None or first is None:
+        return False
+    return first.src in (step.packet.src, step.packet.dst)
+
+
 def _primary(result: FlowResult) -> Outcome | None:
     outcomes = result.outcomes
     return max(outcomes, key=lambda o: o.probability) if outcomes else None
 
 
-def suggest_open(result: FlowResult, ruleset: Ruleset, resimulate: Resimulate) -> Fix | None:
-    """Accept rules that make a blocked flow reachable, verified; None when no rule change does."""
+def suggest_open(result: FlowResult, ruleset: Ruleset, resimulate: Resimulate, any_client: bool = False) -> Fix | None:
+    """Accept rules that make a blocked flow reachable, verified; None when no rule change does.
+
+    Only the client's own legs are loosened by ``any_client``: a proxy's second
+    connection has well-defined addresses on both ends.
+    """
     edits: list[RuleEdit] = []
     current, rules = result, ruleset
     for _ in range(MAX_CHANGES):
         outcome = _primary(current)
         if outcome is None or outcome.verdict != "blocked":
             break
-        edit = _open_edit(outcome)
+        edit = _open_edit(outcome, any_client and _client_leg(outcome))
         if edit is None or rules.table(edit.table) is None:
             return None
         edits.append(edit)

@@ -15,7 +15,7 @@ from natsim.engine.result import Leg, Outcome, Step
 from natsim.engine.tri import Unknown
 from natsim.explain.answer import Answer, Fix, FlowAnswer
 from natsim.explain.ruletext import ChainSite, step_rule_ref
-from natsim.explain.summary import nat_changes
+from natsim.explain.summary import nat_changes, path_notes
 
 
 def _str(value: object) -> str | None:
@@ -105,6 +105,7 @@ def outcome_json(o: Outcome, with_steps: bool = True, site: ChainSite | None = N
         "server": o.server,
         "via_proxy": o.via_proxy,
         "deciding_rule": _deciding(o, site),
+        "path": path_notes(o),
         "nat": [
             {
                 "what": c.what,
@@ -128,8 +129,14 @@ def fix_json(f: Fix) -> dict[str, Any]:
 def flow_json(fa: FlowAnswer, site: ChainSite | None = None) -> dict[str, Any]:
     primary = fa.primary
     head = outcome_json(primary, with_steps=False, site=site) if primary is not None else {}
+    for key in ("seen_source", "seen_source_port", "destination", "destination_port", "server"):
+        values = {getattr(o, key) for o in fa.result.outcomes if getattr(o, key) is not None}
+        if len(values) > 1:  # the outcomes disagree: no single answer at the top
+            head[key] = None
     steps = (
-        [step_json(s, leg.direction, site) for leg in primary.legs for s in leg.steps] if primary is not None else []
+        [{**step_json(s, leg.direction, site), "leg": i} for i, leg in enumerate(primary.legs) for s in leg.steps]
+        if primary is not None
+        else []
     )
     return {
         "flow": fa.label,
@@ -142,6 +149,8 @@ def flow_json(fa: FlowAnswer, site: ChainSite | None = None) -> dict[str, Any]:
         "via_proxy": head.get("via_proxy", False),
         "deciding_rule": head.get("deciding_rule"),
         "reason": head.get("reason", ""),
+        "path": head.get("path", []),
+        "depends_on": list(dict.fromkeys(u.reason for o in fa.result.outcomes for u in o.unknowns)),
         "nat": head.get("nat", []),
         "assumptions": list(fa.assumptions) + list(fa.result.assumptions),
         "notes": list(fa.result.notes),

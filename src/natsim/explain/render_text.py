@@ -12,12 +12,12 @@ from natsim.engine.result import Leg, Outcome, Step
 from natsim.engine.tri import Unknown
 from natsim.explain.answer import Answer, FlowAnswer
 from natsim.explain.ruletext import ChainSite, step_rule_ref
-from natsim.explain.summary import endpoint, nat_changes
+from natsim.explain.summary import endpoint, nat_changes, path_notes
 
 VERDICT_WORD = {"reachable": "REACHABLE", "blocked": "BLOCKED", "unknown": "UNKNOWN"}
 
 
-def _outcome_lines(o: Outcome, indent: str, site: ChainSite | None) -> list[str]:
+def _outcome_lines(o: Outcome, indent: str, site: ChainSite | None, unknowns: bool = True) -> list[str]:
     lines: list[str] = []
     if o.reason:
         lines.append(f"{indent}why: {o.reason}")
@@ -27,6 +27,7 @@ def _outcome_lines(o: Outcome, indent: str, site: ChainSite | None) -> list[str]
         lines.append(f"{indent}    {ref.text}")
     elif o.deciding is not None and o.deciding.note:
         lines.append(f"{indent}decided by: {o.deciding.note}")
+    lines.extend(f"{indent}path: {note}" for note in path_notes(o))
     for change in nat_changes(o):
         by = f"  by {change.rule.where()}" if change.rule is not None else ""
         lines.append(f"{indent}{change.what} ({change.direction}): {change.before}  =>  {change.after}{by}")
@@ -38,9 +39,14 @@ def _outcome_lines(o: Outcome, indent: str, site: ChainSite | None) -> list[str]
         lines.append(f"{indent}server: {server} at {dest}{proxy}; it sees the client as {seen}")
     for cond in o.conditions:
         lines.append(f"{indent}if: {cond}")
-    for u in o.unknowns:
-        lines.append(f"{indent}depends on: {u.reason}")
+    if unknowns:
+        lines.extend(f"{indent}depends on: {u.reason}" for u in o.unknowns)
     return lines
+
+
+def _probability(p: float) -> str:
+    """Only ``-m statistic`` branches have a probability worth showing."""
+    return f" (probability {p:.3g})" if 0.0 < p < 1.0 else ""
 
 
 def flow_text(fa: FlowAnswer, site: ChainSite | None = None) -> list[str]:
@@ -49,11 +55,12 @@ def flow_text(fa: FlowAnswer, site: ChainSite | None = None) -> list[str]:
     if len(outcomes) == 1:
         lines.extend(_outcome_lines(outcomes[0], "  ", site))
     else:
+        depends = list(dict.fromkeys(u.reason for o in outcomes for u in o.unknowns))
+        lines.extend(f"  depends on: {reason}" for reason in depends)
         lines.append(f"  {len(outcomes)} possible outcomes:")
         for i, o in enumerate(outcomes, 1):
-            p = f" (probability {o.probability:.3g})" if o.probability != 1.0 else ""
-            lines.append(f"  {i}. {VERDICT_WORD[o.verdict]}{p}")
-            lines.extend(_outcome_lines(o, "     ", site))
+            lines.append(f"  {i}. {VERDICT_WORD[o.verdict]}{_probability(o.probability)}")
+            lines.extend(_outcome_lines(o, "     ", site, unknowns=False))
     for note in fa.result.notes:
         lines.append(f"  note: {note}")
     for fix in fa.fixes:
@@ -61,6 +68,11 @@ def flow_text(fa: FlowAnswer, site: ChainSite | None = None) -> list[str]:
         lines.append(f"  {verb} ({fix.why}; verified: the simulation then answers {fix.verdict_after}):")
         lines.extend(f"    {cmd}" for cmd in fix.commands)
     return lines
+
+
+def _flow_target(fa: FlowAnswer) -> str:
+    """The concrete destination of one flow of an answer ("192.0.2.10:8066/tcp")."""
+    return fa.label.split(" -> ", 1)[-1]
 
 
 def _assumptions(answer: Answer) -> list[str]:
@@ -74,8 +86,11 @@ def _assumptions(answer: Answer) -> list[str]:
 def explain_text(answer: Answer) -> str:
     head = f"{answer.source} -> {answer.destination}: {VERDICT_WORD[answer.verdict]}"
     if len(answer.flows) > 1:
-        per = ", ".join(f"{VERDICT_WORD[f.verdict].lower()}" for f in answer.flows)
-        head += f" ({len(answer.flows)} flows: {per})"
+        per = ", ".join(f"{f.verdict} to {_flow_target(f)}" for f in answer.flows)
+        if len({f.verdict for f in answer.flows}) > 1:
+            head = f"{answer.source} -> {answer.destination}: DEPENDS ON THE ADDRESS ({per})"
+        else:
+            head += f" ({per})"
     lines = [head, ""]
     for fa in answer.flows:
         lines.extend(flow_text(fa, answer.chain_site))
@@ -118,6 +133,14 @@ def _step_line(n: int, step: Step, site: ChainSite | None) -> list[str]:
     return lines
 
 
+def _leg_title(leg: Leg) -> str:
+    """"request", or "request (next packet, ESTABLISHED)" once conntrack knows the connection."""
+    tracked = next((s.packet.conn for s in leg.steps if s.packet is not None and s.packet.conn is not None), None)
+    if leg.direction == "request" and tracked is not None and tracked.state != "NEW":
+        return f"request (next packet, {tracked.state})"
+    return leg.direction
+
+
 def _first_packet(leg: Leg) -> Packet | None:
     return next((s.packet for s in leg.steps if s.packet is not None), None)
 
@@ -128,7 +151,7 @@ def trace_text(answer: Answer) -> str:
         for i, o in enumerate(fa.result.outcomes, 1):
             title = f"{fa.label}: {VERDICT_WORD[o.verdict]}"
             if len(fa.result.outcomes) > 1:
-                title += f"  (outcome {i} of {len(fa.result.outcomes)}, probability {o.probability:.3g})"
+                title += f"  (outcome {i} of {len(fa.result.outcomes)}{_probability(o.probability).replace(' (', ', ').rstrip(')')})"
             lines.append(title)
             for cond in o.conditions:
                 lines.append(f"  if: {cond}")
@@ -137,7 +160,7 @@ def trace_text(answer: Answer) -> str:
                     "delivered" if leg.delivered else "not delivered"
                 )
                 first = _first_packet(leg)
-                lines.append(f"  {leg.direction}: {first if first is not None else ''}  => {delivered}")
+                lines.append(f"  {_leg_title(leg)}: {first if first is not None else ''}  => {delivered}")
                 for n, step in enumerate(leg.steps, 1):
                     lines.extend("  " + x for x in _step_line(n, step, answer.chain_site))
             lines.extend("  " + x for x in _outcome_lines(o, "", answer.chain_site))

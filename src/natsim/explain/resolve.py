@@ -49,11 +49,16 @@ def _is_docker_bridge(topo: Topology, ns: Namespace, iface: str) -> bool:
     return link is not None and (link.kind == "bridge" or link.master is not None or iface.startswith(("docker", "br-")))
 
 
-def host_public_addresses(topo: Topology, family: int, iface: str | None = None) -> tuple[IPAddress, ...]:
-    """The host's own addresses an outside client can use: global ones on non-Docker, non-loopback links."""
+def host_public_addresses(
+    topo: Topology, family: int, iface: str | None = None, uplinks: tuple[IPAddress, ...] = ()
+) -> tuple[IPAddress, ...]:
+    """The host's own addresses an outside client can use: global ones on non-Docker, non-loopback links.
+
+    ``uplinks`` are the engine's (assumed) uplink addresses, used when the topology has no interfaces.
+    """
     ns = topo.host_namespace
     if ns is None or ns.links is None:
-        return ()
+        return tuple(a for a in uplinks if a.version == family)
     out: list[IPAddress] = []
     for link in ns.links:
         if iface is not None and link.name != iface:
@@ -113,7 +118,9 @@ def _source_flow_fields(src: Source, topo: Topology) -> tuple[str, IPAddress | N
     return "outside", addr, None
 
 
-def _host_targets(src: Source, topo: Topology, family: int, via: IPAddress | None) -> tuple[IPAddress, ...]:
+def _host_targets(
+    src: Source, topo: Topology, family: int, via: IPAddress | None, uplinks: tuple[IPAddress, ...]
+) -> tuple[IPAddress, ...]:
     if via is not None:
         known = host_addresses(topo)
         if known and via not in known and not via.is_loopback:
@@ -121,7 +128,7 @@ def _host_targets(src: Source, topo: Topology, family: int, via: IPAddress | Non
             raise UsageError(f"natsim: --via {via} is not an address of the host; its addresses: {listed}")
         return (via,)
     iface = src.name if src.kind == "outside" else None
-    targets = list(host_public_addresses(topo, family, iface))
+    targets = list(host_public_addresses(topo, family, iface, uplinks))
     if src.kind == "host" or (src.kind == "address" and src.address in host_addresses(topo)):
         targets.append(LOOPBACK[family])
     if src.kind == "container" and src.name is not None:
@@ -138,8 +145,18 @@ def _host_targets(src: Source, topo: Topology, family: int, via: IPAddress | Non
     return tuple(targets)
 
 
-def resolve(src: Source, dst: Destination, topo: Topology, via: IPAddress | None = None) -> tuple[ResolvedFlow, ...]:
-    """Every concrete flow the question stands for, in the order they are explained."""
+def resolve(
+    src: Source,
+    dst: Destination,
+    topo: Topology,
+    via: IPAddress | None = None,
+    uplinks: tuple[IPAddress, ...] = (),
+) -> tuple[ResolvedFlow, ...]:
+    """Every concrete flow the question stands for, in the order they are explained.
+
+    ``uplinks``: the host's uplink addresses as the engine sees them (it may assume one
+    when the topology names no interface); used only when the topology has none.
+    """
     namespace, src_addr, in_iface = _source_flow_fields(src, topo)
     family = 4
     if dst.kind == "address":
@@ -161,7 +178,7 @@ def resolve(src: Source, dst: Destination, topo: Topology, via: IPAddress | None
             family = src_addr.version
         elif via is not None:
             family = via.version
-        targets = _host_targets(src, topo, family, via)
+        targets = _host_targets(src, topo, family, via, uplinks)
     flows: list[ResolvedFlow] = []
     for target in targets:
         proto = dst.proto

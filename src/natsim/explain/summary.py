@@ -1,4 +1,4 @@
-"""Facts an answer states about an outcome, read from its steps: the NAT done, and where.
+"""Facts an answer states about an outcome, read from its steps: the NAT done, the path taken.
 
 Shared by the text and JSON renderers so both say the same thing.
 """
@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from natsim.engine.packet import Packet
 from natsim.engine.result import Outcome
 from natsim.explain.ruletext import RuleRef, step_rule_ref
+from natsim.model.matches import Sctp, Tcp, Udp
+from natsim.model.ruleset import Rule
+from natsim.model.targets import Dnat, Redirect
 from natsim.model.values import IPAddress
 
 
@@ -76,3 +79,46 @@ def nat_changes(outcome: Outcome) -> list[NatChange]:
                 )
             )
     return out
+
+
+def _port_rule_for(rule: Rule, port: int | None) -> bool:
+    """Whether a rule is about this destination port (``-p tcp --dport PORT``)."""
+    if port is None:
+        return False
+    for m in rule.matches:
+        dport = getattr(m, "dport", None)
+        if isinstance(m, (Tcp, Udp, Sctp)) and dport is not None and not dport.negated and port in dport.value:
+            return True
+    return False
+
+
+def path_notes(outcome: Outcome) -> list[str]:
+    """The few steps that explain the path a new connection took, in order.
+
+    Routing decisions on the host (forwarded or delivered locally), a NAT rule written for
+    this very port that did *not* apply (why docker-proxy, not DNAT, served it), and
+    docker-proxy's own hand-over.  Later packets of a known connection add nothing.
+    """
+    out: list[str] = []
+    for leg in outcome.legs:
+        if leg.direction != "request":
+            continue
+        tracked = next((s.packet.conn for s in leg.steps if s.packet is not None and s.packet.conn is not None), None)
+        if tracked is not None and tracked.state != "NEW":
+            continue
+        for step in leg.steps:
+            p = step.packet
+            if step.kind == "proxy" and step.note:
+                out.append(step.note)
+            elif step.kind == "route" and step.namespace == "host" and step.note:
+                if out and step.note.startswith(out[-1].removeprefix("route: ")):
+                    out.pop()  # "X is local" then "X is local: deliver (INPUT)": keep the fuller one
+                out.append(f"route: {step.note}")
+            elif (
+                step.kind == "rule" and step.matched is False and step.rule is not None and p is not None
+                and isinstance(step.rule.target, (Dnat, Redirect)) and _port_rule_for(step.rule, p.dport)
+            ):
+                ref = step_rule_ref(step)
+                if ref is not None:
+                    out.append(f"no DNAT: {ref.where()} does not match this packet: {ref.text}")
+    return list(dict.fromkeys(out))

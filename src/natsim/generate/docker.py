@@ -27,8 +27,14 @@ class Published:
     container_port: int
 
 
-def layout(ports: int) -> list[Published]:
-    """The published ports of a host with ``ports`` of them."""
+def layout(ports: int, containers: int | None = None) -> list[Published]:
+    """The published ports of a host with ``ports`` of them.
+
+    ``containers`` (added for benchmarks/matrix.py): spread the ports round-robin over that
+    many containers instead, container c's k-th port publishing host port 10000+i to 80+k/tcp.
+    """
+    if containers is not None:
+        return _spread(ports, containers)
     out: list[Published] = []
     i = 0
     while len(out) < ports:
@@ -43,9 +49,23 @@ def layout(ports: int) -> list[Published]:
     return out
 
 
-def docker_host(ports: int = 10_000) -> str:
-    """iptables-save text of a Docker host with ``ports`` published ports (about 3 rules each)."""
-    pubs = layout(ports)
+def _spread(ports: int, containers: int) -> list[Published]:
+    out: list[Published] = []
+    for i in range(ports):
+        c = i % containers
+        net = c // PER_NETWORK
+        subnet = ipaddress.ip_network(f"10.{100 + net // 256}.{net % 256}.0/24")
+        out.append(Published(f"br-{net:012x}", subnet, subnet.network_address + 2 + c % PER_NETWORK, "tcp",
+                             10000 + i, 80 + i // containers))
+    return out
+
+
+def docker_host(ports: int = 10_000, containers: int | None = None) -> str:
+    """iptables-save text of a Docker host with ``ports`` published ports (about 3 rules each).
+
+    ``containers``: how many containers share the ports (default: one or two ports each).
+    """
+    pubs = layout(ports, containers)
     bridges: dict[str, ipaddress.IPv4Network] = {"docker0": ipaddress.ip_network("172.17.0.0/16")}
     for p in pubs:
         bridges.setdefault(p.bridge, p.subnet)

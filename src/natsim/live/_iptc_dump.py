@@ -67,7 +67,22 @@ def _import_iptc() -> Any:
         for name in _MUTATORS:
             if name in cls.__dict__ or hasattr(cls, name):
                 setattr(cls, name, refuse)
+    ip4tc.IPTCModule.__setattr__ = _fast_setattr
     return ip4tc, ip6tc
+
+
+def _fast_setattr(self: Any, name: str, value: Any) -> None:
+    """python-iptables' IPTCModule.__setattr__ with ``name in dir(self)`` done by dict lookups.
+
+    ``dir()`` on every attribute store was two thirds of a 5,000-rule read; the lookups below
+    are what ``dir`` consults (instance dict, then the class and its bases).
+    """
+    if not name.startswith("_") and name not in self.__dict__ and not any(
+        name in k.__dict__ for k in type(self).__mro__
+    ):
+        self.parse(name.replace("_", "-"), value)
+    else:
+        object.__setattr__(self, name, value)
 
 
 def _protocol_names() -> dict[int, str]:

@@ -43,15 +43,18 @@ def read_topology(netns: str | None) -> tuple[Topology, tuple[str, ...]]:
 
 
 def load_live(
-    netns: str | None = None, backend: BackendChoice = "auto"
+    netns: str | None = None, backend: BackendChoice = "auto", topology: bool = True
 ) -> tuple[dict[int, Ruleset], IpSets | None, Topology, tuple[str, ...]]:
-    """Read rules, ipsets and topology of the running kernel (read-only); notes say what was read."""
+    """Read rules, ipsets and topology of the running kernel (read-only); notes say what was read.
+
+    ``topology=False`` skips the topology (an empty one is returned) when only the rules matter.
+    """
     rules = read_live_rules(netns, backend)
     where = f" in network namespace {netns}" if netns else ""
     notes = [f"rules read live{where} from the {rules.backend} backend with {', '.join(rules.readers)}"]
     notes += rules.notes
     ipsets, ipset_notes = read_live_ipsets(netns)
     notes += ipset_notes
-    topology, topo_notes = read_topology(netns)
+    topo, topo_notes = read_topology(netns) if topology else (Topology(), ())
     notes += topo_notes
-    return {rs.family: rs for rs in rules.rulesets}, ipsets, topology, tuple(notes)
+    return {rs.family: rs for rs in rules.rulesets}, ipsets, topo, tuple(notes)

@@ -13,7 +13,7 @@ from typing import Literal
 
 from natsim.errors import EnvironmentProblem, NatsimError
 from natsim.live.dumps import READERS, Backend, Dump, Reader, read_dump
-from natsim.live.process import find_tool, require_root, tool_available
+from natsim.live.process import find_tool, netns_path, require_root, run_tool, tool_available
 from natsim.model.ruleset import TABLE_ORDER, Ruleset, Table
 
 BackendChoice = Literal["auto", "legacy", "nft"]
@@ -54,6 +54,25 @@ def _table_key(table: Table) -> tuple[int, str]:
     return (TABLE_ORDER.index(name) if name in TABLE_ORDER else len(TABLE_ORDER), name)
 
 
+#: nf_tables tables that iptables-nft itself creates (family, name); any other is native nftables.
+_IPTABLES_NFT_TABLES = {(fam, name) for fam in ("ip", "ip6") for name in ("filter", "nat", "mangle", "raw", "security")}
+
+
+def native_nft_tables(netns: str | None) -> tuple[str, ...]:
+    """nftables tables iptables-save cannot show (firewalld, Docker's nftables backend, ...)."""
+    if not tool_available("nft-list-tables"):
+        return ()
+    out = run_tool("nft-list-tables", netns)
+    if out.returncode != 0:
+        return ()
+    found = []
+    for line in out.stdout.splitlines():
+        words = line.split()
+        if len(words) == 3 and words[0] == "table" and (words[1], words[2]) not in _IPTABLES_NFT_TABLES:
+            found.append(f"{words[1]} {words[2]}")
+    return tuple(found)
+
+
 def default_backend() -> Backend:
     """The backend the ``iptables`` command on this host uses (what users see with ``iptables -L``)."""
     exe = find_tool("iptables")
@@ -80,6 +99,8 @@ def read_live_rules(
 ) -> LiveRules:
     """Read the running kernel's rules (read-only) for IPv4 and IPv6, choosing the backend."""
     require_root()
+    if netns is not None:
+        netns_path(netns)  # one clear sentence when the namespace does not exist
     if not any(tool_available(t) for t in (
         "iptables-legacy-save", "iptables-nft-save", "ip6tables-legacy-save", "ip6tables-nft-save"
     )):
@@ -117,6 +138,12 @@ def read_live_rules(
         )
     if not with_rules:
         notes.append(f"no rules in either backend{where}; read the {chosen} backend (empty)")
+    native = native_nft_tables(netns)
+    if native:
+        notes.append(
+            f"warning: nftables tables that iptables-save cannot show exist{where} ({', '.join(native)}); "
+            "their rules also filter packets and are not simulated"
+        )
     rulesets = tuple(rs for (b, f), rs in sorted(read.items(), key=lambda kv: kv[0][1])
                      if b == chosen and (rs.tables or f == 4))
     if not rulesets:

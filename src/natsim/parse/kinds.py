@@ -98,17 +98,43 @@ def port_nat(word: str) -> PortRange:
     return PortRange(lo, hi)
 
 
+_IP4 = ipaddress.IPv4Address
+_IP6 = ipaddress.IPv6Address
+_NET4 = ipaddress.IPv4Network
+_NET6 = ipaddress.IPv6Network
+
+
+def _ip_int(text: str) -> tuple[int, int]:
+    """(version, integer) of a numeric address, as inet_pton reads it (fast; no names)."""
+    try:
+        if ":" in text:
+            return 6, int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
+        if text.count(".") == 3:
+            return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+    except OSError:
+        pass
+    raise ValueError(text)
+
+
 def address(word: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     try:
-        return ipaddress.ip_address(word)
+        version, num = _ip_int(word)
     except ValueError:
         raise ValueProblem("expected an IPv4 or IPv6 address (natsim does not resolve host names)") from None
+    return _IP4(num) if version == 4 else _IP6(num)
 
 
 def network(word: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     """``10.0.0.0/8``, ``10.0.0.1`` (a /32), ``10.0.0.0/255.0.0.0``; host bits are cleared as iptables does."""
+    addr, sep, prefix = word.partition("/")
     try:
-        return ipaddress.ip_network(word, strict=False)
+        version, num = _ip_int(addr)
+        if not sep:
+            return _NET4((num, 32)) if version == 4 else _NET6((num, 128))
+        if prefix.isdigit() and int(prefix) <= (32 if version == 4 else 128):
+            cls = _NET4 if version == 4 else _NET6
+            return cls((num, int(prefix)), strict=False)
+        return ipaddress.ip_network(word, strict=False)  # a dotted netmask
     except ValueError:
         raise ValueProblem(
             "expected an address or network like 10.0.0.0/8 or fd00::/64 (natsim does not resolve host names)"

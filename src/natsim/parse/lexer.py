@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from natsim.model.matches import MATCHES
+from natsim.model.options import option_fields
 from natsim.model.targets import TARGETS
 
 #: Terminal types for literal words (first word or anywhere).
@@ -35,6 +37,21 @@ SPECIAL = {
 }
 _KEEP_NEXT = {"-m": "m", "--match": "m", "-p": "p", "--protocol": "p", "-j": "j", "--jump": "j"}
 _COUNTERS = re.compile(r"\[(\d+):(\d+)\]\Z")
+
+
+def _argument_flags() -> frozenset[str]:
+    """Flags whose next word is always their value (getopt's required argument), even ``-A``."""
+    takes: set[str] = {"-s", "--source", "--src", "-d", "--destination", "--dst", "-i", "--in-interface",
+                       "-o", "--out-interface", "-p", "--protocol", "-m", "--match", "-j", "--jump", "-g", "--goto"}
+    never: set[str] = set()
+    for cls in (*MATCHES.values(), *TARGETS.values()):
+        for _name, spec in option_fields(cls):
+            (takes if spec.nargs >= 1 else never).update(spec.flags)
+    return frozenset(takes - never)
+
+
+#: ``--comment -A`` is a comment "-A": after these flags a word starting with '-' is a value.
+ARGUMENT_FLAGS = _argument_flags()
 
 
 class UnterminatedQuote(Exception):
@@ -91,12 +108,28 @@ def split_located(line: str) -> list[Word]:
     return words
 
 
+_WORD = re.compile(r'(?:[^\s"]+|"(?:[^"\\]|\\.)*")+|"')
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_ESCAPE = re.compile(r"\\(.)")
+
+
+def _unquote(match: re.Match[str]) -> str:
+    return _ESCAPE.sub(r"\1", match.group(1))
+
+
 def split_words(line: str) -> tuple[list[str], list[bool] | None]:
-    """Words of a line, and which of them were quoted (None: no quotes on the line)."""
+    """Words of a line, and which of them were quoted (None: no quotes on the line).
+
+    Same words as :func:`split_located`, by regular expressions (fast); raises
+    UnterminatedQuote (column from the exact path) for a quote that is not closed.
+    """
     if '"' not in line:
         return line.split(), None
-    located = split_located(line)
-    return [w.text for w in located], [w.quoted for w in located]
+    raw = _WORD.findall(line)
+    if '"' in raw:
+        return [w.text for w in split_located(line)], []  # raises UnterminatedQuote
+    words = [_QUOTED.sub(_unquote, w) if '"' in w else w for w in raw]
+    return words, ['"' in w for w in raw]
 
 
 def is_flag(word: str) -> bool:
@@ -110,6 +143,15 @@ def counters_of(word: str) -> tuple[int, int] | None:
 
 
 def shape_key(words: list[str], quoted: list[bool] | None) -> tuple[str, ...]:
+    """The shape of a line (see the module docstring); rule lines take the fast path."""
+    if words and words[0][0] == "-":
+        return fast_shape_key(words, quoted)
+    if len(words) > 1 and words[1][0] == "-" and _COUNTERS.match(words[0]) and not (quoted and quoted[0]):
+        return ("COUNTERS", *fast_shape_key(words[1:], quoted[1:] if quoted else None))
+    return slow_shape_key(words, quoted)
+
+
+def slow_shape_key(words: list[str], quoted: list[bool] | None) -> tuple[str, ...]:
     """The shape of a line: terminal types, with the words that steer reading kept literal.
 
     Literal flags are prefixed ``-`` anyway; other kept words are tagged so that a
@@ -119,13 +161,16 @@ def shape_key(words: list[str], quoted: list[bool] | None) -> tuple[str, ...]:
     keep = ""
     first = True
     for i, w in enumerate(words):
-        if quoted is not None and quoted[i]:
-            key.append("v:" + w if keep == "m" else "V")
-            keep = ""
+        if quoted and quoted[i] and not keep:
+            key.append("V")
             first = False
             continue
-        if keep and w == "!":
-            key.append("!!")
+        if keep and w == "!" and not (quoted and quoted[i]):
+            if keep == "p" and i + 1 < len(words) and not is_flag(words[i + 1]) and words[i + 1] != "!":
+                key.append("!!")  # -p ! tcp
+                continue
+            key.append("!")
+            keep = ""
             continue
         if keep:
             if keep == "m":
@@ -140,6 +185,9 @@ def shape_key(words: list[str], quoted: list[bool] | None) -> tuple[str, ...]:
             first = False
             continue
         c = w[0]
+        if not first and key and key[-1] in ARGUMENT_FLAGS and c == "-":
+            key.append("V")
+            continue
         if first:
             first = False
             if c == "*":
@@ -169,11 +217,65 @@ def shape_key(words: list[str], quoted: list[bool] | None) -> tuple[str, ...]:
     return tuple(key)
 
 
+#: Flag words seen so far (and "!"), each mapped to itself: the fast path's lookup table.
+_FLAG_ITEMS: dict[str, str] = {"!": "!"}
+_KEEP_ITEMS = frozenset(_KEEP_NEXT)
+
+
+def fast_shape_key(words: list[str], quoted: list[bool] | None = None) -> tuple[str, ...]:
+    """The shape of a rule line (first word a flag), with few Python steps per word.
+
+    :func:`slow_shape_key` gives the same key word by word; a test checks that on
+    every corpus line.
+    """
+    get = _FLAG_ITEMS.get
+    key = [get(w) or ("V" if w[0] != "-" else "") for w in words]
+    if quoted:
+        for i, q in enumerate(quoted):
+            if q:
+                key[i] = "V"
+    if "" in key:
+        for i, item in enumerate(key):
+            if not item:
+                w = words[i]
+                if is_flag(w):
+                    _FLAG_ITEMS[w] = w
+                    key[i] = w
+                else:
+                    key[i] = "V"
+    n = len(key)
+    for i in range(1, n):
+        if key[i - 1] in ARGUMENT_FLAGS and key[i][0] == "-" and key[i] != "V":
+            key[i] = "V"
+    if "!" in key:
+        for i, item in enumerate(key):
+            if item == "!" and 0 < i < n - 1:
+                prev = key[i - 1]
+                if prev[0] == "-" and prev not in SPECIAL and key[i + 1] == "V":
+                    key[i] = "!!"
+    for i, item in enumerate(key):
+        if item in _KEEP_ITEMS:
+            j = i + 1
+            if j < n and key[j] == "!!":
+                j += 1
+            if j >= n or key[j] != "V":
+                continue
+            w = words[j]
+            kind = _KEEP_NEXT[item]
+            if kind == "m":
+                key[j] = "m:" + w
+            elif kind == "p":
+                key[j] = "p:" + w.lower()
+            elif w in TARGETS:
+                key[j] = "t:" + w
+    return tuple(key)
+
+
 def terminal_of(item: str, position: int) -> str:
     """The grammar terminal type of one shape-key item."""
     if item in ("TABLE", "CHAIN_DECL", "COMMIT", "COUNTERS", "V"):
         return "VALUE" if item == "V" else item
-    if item[:2] in ("m:", "p:", "t:", "v:"):
+    if item[:2] in ("m:", "p:", "t:"):
         return "VALUE"
     if item in SPECIAL:
         return SPECIAL[item]

@@ -23,16 +23,20 @@ from natsim.errors import InputError
 from natsim.model.location import Location
 from natsim.model.ruleset import BUILTIN_CHAINS, TABLE_ORDER, Chain, Counters, Rule, Ruleset, Table
 from natsim.parse.grammar import LinePlan, ShapeError, plan_of
-from natsim.parse.lexer import UnterminatedQuote, counters_of, shape_key, split_located, split_words
+from natsim.parse.lexer import (
+    UnterminatedQuote,
+    counters_of,
+    shape_key,
+    split_located,
+    split_words,
+)
 from natsim.parse.rules import Builder, LineProblem, RuleRecipe, compile_rule
 
 _TABLE_COMMENT = re.compile(r"#\s*table:\s*([A-Za-z_]+)|#.*\s-t\s+([A-Za-z_]+)\s+-S\b")
 _POLICIES = ("ACCEPT", "DROP")
 
-#: Shapes already seen, across parses: shape key -> LinePlan | ShapeError.
-_PLANS: dict[tuple[str, ...], Any] = {}
-#: shape key -> RuleRecipe | LineProblem.
-_RECIPES: dict[tuple[str, ...], Any] = {}
+#: Shapes already seen, across parses: shape key -> (LinePlan, RuleRecipe | None) | ShapeError | LineProblem.
+_LINES: dict[tuple[str, ...], Any] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,30 +71,18 @@ class _Chain:
     rules: list[Rule] = field(default_factory=list)
 
 
-def _plan(key: tuple[str, ...]) -> LinePlan:
-    got = _PLANS.get(key)
-    if got is None:
-        try:
-            got = plan_of(key)
-        except ShapeError as err:
-            got = err
-        _PLANS[key] = got
-    if isinstance(got, ShapeError):
-        raise got
-    return got
-
-
-def _recipe(key: tuple[str, ...], plan: LinePlan) -> RuleRecipe:
-    got = _RECIPES.get(key)
-    if got is None:
-        try:
-            got = compile_rule(plan, key)
-        except LineProblem as err:
-            got = err
-        _RECIPES[key] = got
-    if isinstance(got, LineProblem):
-        raise got
-    return got
+def _compile(key: tuple[str, ...]) -> Any:
+    """(plan, recipe or None) for a shape, or the ShapeError/LineProblem it raises."""
+    try:
+        plan = plan_of(key)
+    except ShapeError as err:
+        return err
+    if plan.kind not in ("append", "insert"):
+        return (plan, None)
+    try:
+        return (plan, compile_rule(plan, key))
+    except LineProblem as err:
+        return err
 
 
 class Reader:
@@ -167,22 +159,28 @@ class Reader:
                     self.tables.setdefault(name, {})
 
     def _line(self, line: str, raw: str) -> None:
-        try:
-            words, quoted = split_words(line)
-        except UnterminatedQuote as err:
-            offset = len(raw) - len(raw.lstrip())
-            raise InputError(self.filename, self.lineno, err.column + offset, "found an unterminated '\"'",
-                             'expected a closing \'"\' on the same line', raw) from None
+        if '"' in line:
+            try:
+                words, quoted = split_words(line)
+            except UnterminatedQuote as err:
+                offset = len(raw) - len(raw.lstrip())
+                raise InputError(self.filename, self.lineno, err.column + offset, "found an unterminated '\"'",
+                                 'expected a closing \'"\' on the same line', raw) from None
+        else:
+            words, quoted = line.split(), None
         key = shape_key(words, quoted)
+        entry = _LINES.get(key)
+        if entry is None:
+            entry = _LINES[key] = _compile(key)
+        if entry.__class__ is not tuple:
+            raise self.error(entry.index, entry.expected, getattr(entry, "found", None))
+        plan, recipe = entry
         try:
-            plan = _plan(key)
-        except ShapeError as err:
-            raise self.error(err.index, err.expected) from None
-        kind = plan.kind
-        try:
-            if kind == "append" or kind == "insert":
-                self._rule(words, key, plan, line)
-            elif kind == "chain_decl":
+            if recipe is not None:
+                self._rule(words, recipe, line)
+                return
+            kind = plan.kind
+            if kind == "chain_decl":
                 self._chain_decl(words, plan)
             elif kind == "table_header":
                 self._table_header(words)
@@ -305,8 +303,7 @@ class Reader:
             raise LineProblem(policy_i, "expected ACCEPT or DROP as the policy")
         self._declare(name, policy, counters, chain_i - 1)
 
-    def _rule(self, words: list[str], key: tuple[str, ...], plan: LinePlan, line: str) -> None:
-        recipe = _recipe(key, plan)
+    def _rule(self, words: list[str], recipe: RuleRecipe, line: str) -> None:
         chains = self._open_table()
         assert self.table is not None
         table = self.table
@@ -320,16 +317,16 @@ class Reader:
                 self._check_chain_name(name, recipe.chain)
                 self.undeclared.append(ChainNote(table, name, location, False))
                 chain = chains[name] = _Chain(name, None, None, location)
-        rules = self.builder.rules(
-            recipe, words, lambda n: n in chains, location, line if self.keep_text else None
-        )
-        if recipe.position is None:
+        rules = self.builder.rules(recipe, words, chains, location, line if self.keep_text else None)
+        if not recipe.insert:
             chain.rules.extend(rules)
             return
-        pos_word = words[recipe.position]
-        if not pos_word.isdigit() or int(pos_word) < 1:
-            raise LineProblem(recipe.position, "expected a rule position (1, 2, ...)")
-        pos = int(pos_word)
+        pos = 1
+        if recipe.position is not None:
+            pos_word = words[recipe.position]
+            if not pos_word.isdigit() or int(pos_word) < 1:
+                raise LineProblem(recipe.position, "expected a rule position (1, 2, ...)")
+            pos = int(pos_word)
         if pos > len(chain.rules) + 1:
             raise LineProblem(recipe.position,
                               f"expected a position of at most {len(chain.rules) + 1} (chain {name} has "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -118,24 +119,39 @@ def protocol_name(word: str) -> str | None:
     raise kinds.ValueProblem("expected a protocol name (tcp, udp, icmp, ...) or number")
 
 
-@dataclass(frozen=True, slots=True)
+def _words_getter(indices: tuple[int, ...]) -> Callable[[list[str]], Any]:
+    """A fast ``words -> the words at indices`` (a hashable key for interning)."""
+    if not indices:
+        return lambda words: ()
+    return operator.itemgetter(*indices)
+
+
+# Recipes compare by identity (eq=False): they are interning keys, hashed per line.
+@dataclass(frozen=True, slots=True, eq=False)
 class MatchRecipe:
     name_index: int
     cls: type | None
     steps: tuple[Step, ...]
     args: tuple[int, ...]
+    key_words: Callable[[list[str]], Any] = dataclasses.field(default=lambda words: ())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class TargetRecipe:
     kind: str  # "typed" | "named" (a chain or an unknown target, decided per line) | "goto"
     name_index: int
     cls: type | None
     steps: tuple[Step, ...]
     args: tuple[int, ...]
+    key_words: Callable[[list[str]], Any] = dataclasses.field(default=lambda words: ())
 
 
-@dataclass(frozen=True, slots=True)
+#: Positions of the Rule fields a basic option sets (Rule's positional order).
+RULE_POSITION = {"source": 0, "destination": 1, "in_interface": 2, "out_interface": 3, "protocol": 4,
+                 "fragment": 5, "counters": 8}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class RuleRecipe:
     chain: int
     position: int | None
@@ -143,6 +159,9 @@ class RuleRecipe:
     basic: tuple[Step, ...]
     matches: tuple[MatchRecipe, ...]
     target: TargetRecipe | None
+    #: (Rule position, kind, word index or indices, negated) per basic option: the hot loop's form.
+    fast_basic: tuple[tuple[int, str, Any, bool], ...] = ()
+    insert: bool = False  # -I: at ``position`` (a word index) or at the head
 
 
 def _find_owner(owners: list[Owner], flag: str) -> tuple[Owner, str, OptionSpec] | None:
@@ -255,12 +274,28 @@ def compile_rule(plan: LinePlan, key: tuple[str, ...]) -> RuleRecipe:
         owner.seen[field] = opt.flag
         owner.steps.append(step)
     matches = tuple(
-        MatchRecipe(o.index, o.cls, tuple(o.steps), tuple(o.args)) for o in owners if o.role == "match"
+        MatchRecipe(o.index, o.cls, tuple(o.steps), tuple(o.args), _words_getter(_key_indices(o)))
+        for o in owners if o.role == "match"
     )
     target_recipe = None
     if target is not None:
-        target_recipe = TargetRecipe(target_kind, target.index, target.cls, tuple(target.steps), tuple(target.args))
-    return RuleRecipe(chain, position, plan.counters, tuple(basic), matches, target_recipe)
+        target_recipe = TargetRecipe(target_kind, target.index, target.cls, tuple(target.steps),
+                                     tuple(target.args), _words_getter(_key_indices(target)))
+    fast = tuple(
+        (RULE_POSITION[s.field], s.kind, s.values if s.kind == "counters" else (s.values[0] if s.values else -1),
+         s.negated)
+        for s in basic
+    )
+    return RuleRecipe(chain, position, plan.counters, tuple(basic), matches, target_recipe, fast,
+                      plan.kind == "insert")
+
+
+def _key_indices(owner: Owner) -> tuple[int, ...]:
+    """The words that decide what an owner builds: its values (and name and args if unknown)."""
+    values = [i for s in owner.steps for i in s.values]
+    if owner.cls is None:
+        return (owner.index, *values, *owner.args)
+    return tuple(values)
 
 
 def _implicit(protocol: str | None, negated: bool) -> str | None:
@@ -293,9 +328,8 @@ class Builder:
         self.family = family
         self.family_hint: int | None = None
         self._values: dict[tuple[str, str], Any] = {}
-        self._negs: dict[tuple[str, Any, bool], Any] = {}
-        self._matches: dict[tuple[Any, ...], Match] = {}
-        self._targets: dict[tuple[Any, ...], Target] = {}
+        self._negs: dict[tuple[str, str, bool], Neg[Any]] = {}
+        self._objs: dict[Any, Any] = {}
         self._counters: dict[tuple[int, int], Counters] = {}
 
     # -- values -------------------------------------------------------------------------
@@ -319,11 +353,19 @@ class Builder:
         self._values[key] = value
         return value
 
-    def neg(self, value: Any, negated: bool) -> Neg[Any]:
-        key = (type(value).__name__, value, negated)
+    def neg_value(self, kind: str, word: str, negated: bool, index: int) -> Neg[Any]:
+        """``Neg(convert(word), negated)``, one shared object per distinct (kind, word, negated)."""
+        key = (kind, word, negated)
         got = self._negs.get(key)
         if got is None:
-            got = self._negs[key] = Neg(value, negated)
+            got = self._negs[key] = self.neg(self.value(kind, word, index), negated)
+        return got
+
+    def neg(self, value: Any, negated: bool) -> Neg[Any]:
+        key = ("neg", type(value).__name__, value, negated)
+        got = self._objs.get(key)
+        if got is None:
+            got = self._objs[key] = Neg(value, negated)
         return got
 
     def counters(self, packets: int, bytes_: int) -> Counters:
@@ -339,6 +381,8 @@ class Builder:
         elif step.kind == "flag":
             value = True
         elif len(step.values) == 1:
+            if step.negatable:
+                return self.neg_value(step.kind, words[step.values[0]], step.negated, step.values[0])
             value = self.value(step.kind, words[step.values[0]], step.values[0])
         else:
             try:
@@ -360,100 +404,112 @@ class Builder:
         return out
 
     def match(self, recipe: MatchRecipe, words: list[str]) -> Match:
-        vals = tuple(words[i] for s in recipe.steps for i in s.values)
-        key = (recipe, vals, words[recipe.name_index] if recipe.cls is None else None,
-               tuple(words[i] for i in recipe.args))
-        got = self._matches.get(key)
+        key = (recipe, recipe.key_words(words))
+        got = self._objs.get(key)
         if got is None:
             if recipe.cls is None:
-                got = UnknownMatch(words[recipe.name_index], key[3])
+                got = UnknownMatch(words[recipe.name_index], tuple(words[i] for i in recipe.args))
             else:
                 got = normalize(recipe.cls(**self._fields(recipe.steps, words)), self.family)
-            self._matches[key] = got
+            self._objs[key] = got
         return got
 
-    def target(self, recipe: TargetRecipe, words: list[str], chains: Callable[[str], bool]) -> Target:
+    def target(self, recipe: TargetRecipe, words: list[str], chains: dict[str, Any]) -> Target:
         """The rule's target; ``-j NAME`` is a Jump when NAME is a chain of the table (now)."""
-        name = words[recipe.name_index]
-        if recipe.kind == "goto":
-            return self._jump(name, True)
-        args = tuple(words[i] for i in recipe.args)
-        if recipe.kind == "named":
-            if not args and chains(name):
-                return self._jump(name, False)
-            key: tuple[Any, ...] = (name, args)
-            got = self._targets.get(key)
+        kind = recipe.kind
+        if kind == "typed":
+            key = (recipe, recipe.key_words(words))
+            got = self._objs.get(key)
             if got is None:
-                got = self._targets[key] = UnknownTarget(name, args)
+                assert recipe.cls is not None
+                got = normalize(recipe.cls(**self._fields(recipe.steps, words)), self.family)
+                self._objs[key] = got
             return got
-        key = (recipe, tuple(words[i] for s in recipe.steps for i in s.values))
-        got = self._targets.get(key)
+        name = words[recipe.name_index]
+        if kind == "goto":
+            return self._jump(name, True)
+        if not recipe.args and name in chains:
+            return self._jump(name, False)
+        args = tuple(words[i] for i in recipe.args)
+        key2 = ("unknown-target", name, args)
+        got = self._objs.get(key2)
         if got is None:
-            assert recipe.cls is not None
-            got = normalize(recipe.cls(**self._fields(recipe.steps, words)), self.family)
-            self._targets[key] = got
+            got = self._objs[key2] = UnknownTarget(name, args)
         return got
 
     def _jump(self, chain: str, goto: bool) -> Jump:
         key = ("jump", chain, goto)
-        got = self._targets.get(key)
+        got = self._objs.get(key)
         if got is None:
-            got = self._targets[key] = Jump(chain, goto)
-        return got  # type: ignore[return-value]
+            got = self._objs[key] = Jump(chain, goto)
+        return got
 
     # -- rules ----------------------------------------------------------------------------
-    def rules(self, recipe: RuleRecipe, words: list[str], chains: Callable[[str], bool], location: Any,
+    def rules(self, recipe: RuleRecipe, words: list[str], chains: dict[str, Any], location: Any,
               text: str | None) -> list[Rule]:
-        fields: dict[str, Any] = {}
-        expand: list[tuple[str, list[Any]]] = []
-        for step in recipe.basic:
-            field = step.field
-            if field == "counters":
-                a, b = (words[i] for i in step.values)
+        vals: list[Any] = [None, None, None, None, None, None, (), None, None]
+        expand: list[tuple[int, list[Any]]] | None = None
+        negs = self._negs
+        for pos, kind, index, negated in recipe.fast_basic:
+            if kind == "network" or kind == "interface":
+                word = words[index]
+                got = negs.get((kind, word, negated))
+                if got is None:
+                    if kind == "network" and "," in word:
+                        if expand is None:
+                            expand = []
+                        expand.append((pos, self._comma_list(word, negated, index)))
+                        continue
+                    got = self.neg_value(kind, word, negated, index)
+                vals[pos] = got
+            elif kind == "protocol":
+                self._protocol(vals, words[index], negated, index)
+            elif kind == "flag":
+                vals[pos] = self.neg(True, negated)
+            else:  # counters: -c PKTS BYTES
+                a, b = (words[i] for i in index)
                 if not (a.isdigit() and b.isdigit()):
-                    raise LineProblem(step.values[0 if not a.isdigit() else 1], "expected a counter (a number)")
-                fields["counters"] = self.counters(int(a), int(b))
-                continue
-            if field == "fragment":
-                fields[field] = self.neg(True, step.negated)
-                continue
-            index = step.values[0]
-            word = words[index]
-            if field == "protocol":
-                try:
-                    proto = protocol_name(word)
-                except kinds.ValueProblem as err:
-                    raise LineProblem(index, err.expected) from None
-                if proto is None and not step.negated:
-                    continue
-                if proto in ("ipv6-icmp",) and self.family_hint is None:
-                    self.family_hint = 6
-                fields[field] = self.neg(proto if proto is not None else "all", step.negated)
-                continue
-            if step.kind == "network" and "," in word:
-                if step.negated:
-                    raise LineProblem(index, "expected a single address: '!' cannot negate a comma list")
-                parts = word.split(",")
-                nets = []
-                for part in parts:
-                    if not part:
-                        raise LineProblem(index, "expected a comma list of addresses without empty items")
-                    nets.append(self.neg(self.value("network", part, index), False))
-                expand.append((field, nets))
-                continue
-            fields[field] = self.neg(self.value(step.kind, word, index), step.negated)
+                    raise LineProblem(index[0] if not a.isdigit() else index[1], "expected a counter (a number)")
+                vals[8] = self.counters(int(a), int(b))
         if recipe.counters is not None:
-            word = words[recipe.counters]
-            a, _, b = word[1:-1].partition(":")
-            fields["counters"] = self.counters(int(a), int(b))
+            a, _, b = words[recipe.counters][1:-1].partition(":")
+            vals[8] = self.counters(int(a), int(b))
         if recipe.matches:
-            fields["matches"] = tuple(self.match(m, words) for m in recipe.matches)
+            match = self.match
+            vals[6] = tuple([match(m, words) for m in recipe.matches])
         if recipe.target is not None:
-            fields["target"] = self.target(recipe.target, words, chains)
-        if not expand:
-            return [Rule(**fields, location=location, text=text)]
+            vals[7] = self.target(recipe.target, words, chains)
+        if expand is None:
+            return [Rule(*vals, location, text)]  # type: ignore[arg-type]
         out = []
-        names = [f for f, _v in expand]
-        for combo in itertools.product(*(v for _f, v in expand)):
-            out.append(Rule(**fields, **dict(zip(names, combo)), location=location, text=text))
+        for combo in itertools.product(*(v for _p, v in expand)):
+            for (pos, _v), value in zip(expand, combo):
+                vals[pos] = value
+            out.append(Rule(*vals, location, text))  # type: ignore[arg-type]
         return out
+
+    def _comma_list(self, word: str, negated: bool, index: int) -> list[Any]:
+        """``-s a,b``: iptables makes one rule per address (a '!' cannot negate a list)."""
+        if negated:
+            raise LineProblem(index, "expected a single address: '!' cannot negate a comma list")
+        nets = []
+        for part in word.split(","):
+            if not part:
+                raise LineProblem(index, "expected a comma list of addresses without empty items")
+            nets.append(self.neg_value("network", part, False, index))
+        return nets
+
+    def _protocol(self, vals: list[Any], word: str, negated: bool, index: int) -> None:
+        key = ("protocol", word, negated)
+        got = self._negs.get(key)
+        if got is None:
+            try:
+                proto = protocol_name(word)
+            except kinds.ValueProblem as err:
+                raise LineProblem(index, err.expected) from None
+            if proto is None and not negated:
+                return
+            got = self._negs[key] = self.neg(proto if proto is not None else "all", negated)
+        if got.value == "ipv6-icmp" and self.family_hint is None:
+            self.family_hint = 6
+        vals[4] = got

@@ -3,8 +3,8 @@
 Strategies (hypothesis is needed for these; every value is built from small choices so
 that a failing example shrinks to a readable counterexample):
 
-* :mod:`natsim.testing.addresses`: addresses, prefixes and ranges (IPv4, IPv6).
-* :mod:`natsim.testing.rules`: every typed match and target (driven by the model's option
+* :mod:`natsim.testing.ip`: addresses, prefixes and ranges (IPv4, IPv6).
+* :mod:`natsim.testing.netfilter`: every typed match and target (driven by the model's option
   specs), rules, loop-free chains with jumps/gotos/returns, tables, whole rulesets.
 * :mod:`natsim.testing.docker`: Docker hosts (bridges, containers, published ports,
   userland-proxy, icc, br_netfilter, hairpin) and their rules in the layout of each Docker era.
@@ -25,10 +25,10 @@ import importlib
 from typing import Any
 
 _WHERE: dict[str, str] = {
-    **{n: "natsim.testing.addresses" for n in (
+    **{n: "natsim.testing.ip" for n in (
         "address_ranges", "addresses", "ipv4_addresses", "ipv4_networks", "ipv6_addresses", "ipv6_networks",
         "networks")},
-    **{n: "natsim.testing.rules" for n in (
+    **{n: "natsim.testing.netfilter" for n in (
         "chains", "interfaces", "match_classes", "matches", "option_values", "port_ranges", "rules", "rulesets",
         "tables", "target_classes", "targets")},
     **{n: "natsim.testing.docker" for n in (

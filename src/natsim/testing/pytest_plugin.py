@@ -32,6 +32,23 @@ if TYPE_CHECKING:  # pragma: no cover
 _CACHE_KEY = pytest.StashKey[dict[tuple[str, tuple[str, ...]], "Inputs"]]()
 
 
+def _register_hypothesis_profiles() -> None:
+    """``--hypothesis-profile=deep``: long local runs of natsim's property suites (hypothesis optional)."""
+    try:
+        from hypothesis import HealthCheck, settings
+        from hypothesis.errors import InvalidArgument
+    except ImportError:  # the assertions and fixtures work without hypothesis
+        return
+    try:
+        settings.get_profile("deep")
+    except InvalidArgument:
+        settings.register_profile("deep", max_examples=2000, deadline=None,
+                                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+_register_hypothesis_profiles()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("natsim", "natsim: firewall reachability assertions")
     group.addoption("--natsim-rules", default=None, metavar="PATH",

@@ -21,6 +21,7 @@ from natsim.topology.model import (
     Provenance,
     PublishedPort,
     Topology,
+    assumed,
 )
 from natsim.topology.values import Place, parse_address, parse_interface_address, parse_mac, parse_network, parse_port
 
@@ -84,17 +85,30 @@ def parse_network_inspect(text: str, file: str = "docker-network-inspect.json") 
             bridge = f"br-{net_id[:12]}"  # libnetwork names a user network's bridge br-<id12>
         hb = options.get(_OPT + "host_binding_ipv4")
         place = e.place("Options")
+        icc = masq = None
+        mode4 = _gateway_mode(options, _OPT + "gateway_mode_ipv4", place)
+        mode6 = _gateway_mode(options, _OPT + "gateway_mode_ipv6", place)
+        defaults: list[tuple[str, Provenance]] = []
+        if driver == "bridge":
+            # an option Docker was not given is absent from Options; the daemon then uses its default
+            icc = _opt_bool(options, _OPT + "enable_icc")
+            masq = _opt_bool(options, _OPT + "enable_ip_masquerade")
+            for key, value in (("icc", icc), ("masquerade", masq), ("gateway_mode_v4", mode4),
+                               ("gateway_mode_v6", mode6)):
+                if value is None:
+                    defaults.append((key, assumed(f"{name}: the option is absent from Options; Docker's default")))
+            icc = True if icc is None else icc
+            masq = True if masq is None else masq
+            mode4 = mode4 or "nat"
+            mode6 = mode6 or "nat"
         out.append(DockerNetwork(
             name=name, id=net_id, driver=driver, bridge=bridge,
             subnets=tuple(subnets), gateways=tuple(gateways),
-            icc=_opt_bool(options, _OPT + "enable_icc") if driver == "bridge" else None,
-            internal=e.get("Internal", bool),
-            masquerade=_opt_bool(options, _OPT + "enable_ip_masquerade") if driver == "bridge" else None,
-            gateway_mode_v4=_gateway_mode(options, _OPT + "gateway_mode_ipv4", place),
-            gateway_mode_v6=_gateway_mode(options, _OPT + "gateway_mode_ipv6", place),
+            icc=icc, internal=e.get("Internal", bool), masquerade=masq,
+            gateway_mode_v4=mode4, gateway_mode_v6=mode6,
             enable_ipv6=e.get("EnableIPv6", bool),
             host_binding_ipv4=parse_address(hb, place) if hb else None,
-            provenance=prov,
+            provenance=prov, field_sources=tuple(defaults),
         ))
     return tuple(out)
 

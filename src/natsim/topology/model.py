@@ -799,7 +799,7 @@ class Topology:
 
         def visit(label: str, fact: object) -> None:
             prov = source_of(fact)
-            if prov.is_assumption:
+            if prov.is_assumption and prov != UNKNOWN_SOURCE:  # UNKNOWN_SOURCE: built in code, asserts nothing
                 out.append(f"{label}: {prov}")
             for key, p in getattr(fact, "field_sources", ()):
                 if p.is_assumption:

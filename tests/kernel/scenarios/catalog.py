@@ -81,6 +81,8 @@ def standard_host(rules: str, *, proxy: bool, br_netfilter: bool, hairpin: bool 
 STANDARD_FLOWS = (
     Flow("outside", H1, 8080, why="published port on the uplink's primary address"),
     Flow("outside", H2, 8080, why="published port on the uplink's second address"),
+    Flow("outside", GW1, 8080, why="published port on the bridge1 gateway address (a host address too)"),
+    Flow("outside", GW0, 8080, why="published port on the docker0 gateway address"),
     Flow("outside", H1, 9999, why="a port nobody publishes"),
     Flow("outside", C1, 80, why="the container's address directly (routed via the host)"),
     Flow("outside", C1, None, "icmp", why="ping the container's address directly"),
@@ -167,6 +169,51 @@ def free5gc() -> Scenario:
                     (FREE5GC,), "", spec, flows)
 
 
+GOLDEN = "moby-iptabler-golden-{}.rules"
+GOLDEN6 = "moby-iptabler-golden-{}.ip6.rules"
+G4, G4_2, G6, G6_2, GW6 = "192.168.0.2", "192.168.0.3", "fd49:efd7:54aa::1", "fd49:efd7:54aa::2", "fd49:efd7:54aa::ffff"
+HOST6, OUT6 = "2001:db8:ff::1", "2001:db8:ff::2"
+
+
+def golden(name: str, layout_note: str, *, proxy: bool, br_netfilter: bool, hairpin: bool,
+           route_localnet: tuple[str, ...] = ()) -> Scenario:
+    """moby's TestIptabler goldens (real iptables-save + ip6tables-save of Docker 29 code): dual stack."""
+    spec = Host(
+        rules_v4=corpus(GOLDEN.format(name)),
+        rules_v6=corpus(GOLDEN6.format(name)),
+        bridges=(Bridge("br-dummy", "192.168.0.1/24", f"{GW6}/64", hairpin=hairpin),),
+        containers=(
+            Container("c1", "br-dummy", G4, G6, listen=(Listen("tcp", 80),)),
+            Container("c2", "br-dummy", G4_2, G6_2, listen=(Listen("tcp", 80),)),
+        ),
+        publish=(Publish("c1", 80, 8080), Publish("c1", 80, 8080, host_ip="::")),
+        userland_proxy=proxy,
+        br_netfilter=br_netfilter,
+        route_localnet=route_localnet,
+        uplink_v4=(f"{H1}/24",),
+        uplink_v6=(f"{HOST6}/64",),
+        outside_listen=(Listen("tcp", 80),),
+    )
+    flows = (
+        Flow("outside", HOST6, 8080, why="IPv6 published port on the uplink address"),
+        Flow("outside", H1, 8080, why="IPv4 published port on the uplink address"),
+        Flow("outside", G6, 80, why="the container's IPv6 address directly"),
+        Flow("host", "::1", 8080, why="host to ::1, published port"),
+        Flow("host", HOST6, 8080, why="host to its own IPv6 address, published port"),
+        Flow("host", "127.0.0.1", 8080, why="host to 127.0.0.1, published port"),
+        Flow("c2", HOST6, 8080, why="neighbour container via the host's IPv6 address"),
+        Flow("c1", HOST6, 8080, why="container to itself via the host's IPv6 address"),
+        Flow("c1", H1, 8080, why="container to itself via the host's IPv4 address"),
+        Flow("c2", G6, 80, why="same bridge, IPv6, directly"),
+        Flow("c1", OUT6, 80, why="container to the outside over IPv6 (MASQUERADE)"),
+        Flow("c1", OUT6, None, "icmp", why="container pings the outside over IPv6"),
+    )
+    return Scenario(f"golden-{name}", "docker-29", f"moby TestIptabler golden {name}, dual stack; {layout_note}",
+                    (GOLDEN.format(name), GOLDEN6.format(name)),
+                    "bridge gateways 192.168.0.1 and fd49:efd7:54aa::ffff chosen by the lab (the unit test sets none)",
+                    spec, flows)
+
+
 def catalog() -> tuple[Scenario, ...]:
     noproxy285 = iptablesdoc(V285, V285_NOPROXY)
     noproxy29 = iptablesdoc(V29, V29_NOPROXY)
@@ -187,7 +234,12 @@ def catalog() -> tuple[Scenario, ...]:
                   (V285, V285_NOPROXY), NOPROXY_NOTE, noproxy285, proxy=False, br_netfilter=True, hairpin=False,
                   route_localnet=("docker0", "bridge1")),
         _standard("v28.5-noicc", "docker-28.x", "bridge1 with enable_icc=false (Docker turns br_netfilter on)",
-                  (V285_NOICC,), "", iptablesdoc(V285_NOICC), proxy=True, br_netfilter=True),
+                  (V285_NOICC, V285), "filter and nat from the noicc doc; raw from usernet-portmap (the noicc doc "
+                  "omits raw; Docker 28.5 adds the direct-access DROP for every nat-mode endpoint)",
+                  iptablesdoc(V285, V285_NOICC), proxy=True, br_netfilter=True),
+        _standard("v28.5-noicc-nobrnf", "docker-28.x",
+                  "enable_icc=false but br_netfilter off: the icc DROP never sees same-bridge traffic",
+                  (V285_NOICC, V285), "as v28.5-noicc", iptablesdoc(V285, V285_NOICC), proxy=True, br_netfilter=False),
         _standard("v28.5-docker-user", "docker-28.x",
                   "a DOCKER-USER restriction: only 203.0.113.0/24 may reach containers from eth0; br_netfilter on",
                   (V285,), "added `-I DOCKER-USER -i eth0 ! -s 203.0.113.0/24 -j DROP`", docker_user,
@@ -199,6 +251,11 @@ def catalog() -> tuple[Scenario, ...]:
                   "Docker 28.0.0: rules directly in FORWARD with -m set docker-ext-bridges-v4 (set holds both subnets)",
                   (V280,), "ipset docker-ext-bridges-v4 created with 172.17.0.0/16 and 192.0.2.0/24 (not in the dump)",
                   iptablesdoc(V280), proxy=True, br_netfilter=False, ipsets=EXT_BRIDGES),
+        _standard("v28.0.0-ipset-empty", "docker-28.0.0",
+                  "Docker 28.0.0 whose docker-ext-bridges-v4 set is empty (not restored after a reboot), FORWARD DROP",
+                  (V280,), "ipset docker-ext-bridges-v4 created empty; FORWARD policy ACCEPT -> DROP (28.0.0's default "
+                  "when it enables forwarding)", iptablesdoc(V280).replace(":FORWARD ACCEPT", ":FORWARD DROP"),
+                  proxy=True, br_netfilter=False, ipsets=EXT_BRIDGES.split("\n")[0] + "\n"),
         _standard("v29-proxy", "docker-29", "Docker 29 default daemon, br_netfilter off",
                   (V29,), "", iptablesdoc(V29), proxy=True, br_netfilter=False),
         _standard("v29-noproxy", "docker-29", "Docker 29, userland-proxy=false as Docker sets it up",
@@ -211,6 +268,10 @@ def catalog() -> tuple[Scenario, ...]:
                   "nat is identical); no raw table (moby filterDirectAccess skips nat-unprotected)",
                   iptablesdoc(V29, V29_NATUNPROT, tables=("filter", "nat")), proxy=True, br_netfilter=False),
         free5gc(),
+        golden("default-proxy-icc-masq-nat", "userland proxy on, br_netfilter off",
+               proxy=True, br_netfilter=False, hairpin=False),
+        golden("noproxy-hairpin-icc-masq-nat", "userland-proxy=false: br_netfilter on, hairpin on, route_localnet=1",
+               proxy=False, br_netfilter=True, hairpin=True, route_localnet=("br-dummy",)),
     )
 
 

@@ -9,12 +9,12 @@ a timeout, so load on the machine cannot turn a slow answer into a false drop.
 from __future__ import annotations
 
 from tests.lab import build
-from tests.lab.netns import parallel
+from tests.lab.host import probe_batches
 
 from .catalog import Flow, Scenario
 
 BACKENDS = ("nft", "legacy")
-FAST, CONFIRM = 0.25, 1.0  # seconds: first attempt, then confirmation of a timeout
+FAST, CONFIRM = 0.25, 0.6  # seconds: first attempt, then confirmation of a timeout
 
 
 def result_of(res: dict) -> dict:
@@ -23,7 +23,7 @@ def result_of(res: dict) -> dict:
 
 
 def _request(flow: Flow, timeout: float) -> dict:
-    req = {"proto": flow.proto, "dst": flow.dst, "timeout": timeout}
+    req = {"frm": flow.frm, "proto": flow.proto, "dst": flow.dst, "timeout": timeout}
     if flow.port is not None:
         req["port"] = flow.port
     return req
@@ -37,17 +37,15 @@ def measure(scenarios: list[Scenario], backends: tuple[str, ...] = BACKENDS,
         for s in scenarios:
             for b in backends:
                 hosts[(s.name, b)] = build(s.host(b), prefix=prefix)
-        jobs = [(key, i, flow) for s in scenarios for b in backends
-                for key in [(s.name, b)] for i, flow in enumerate(s.flows)]
-        out: dict[tuple[str, str], list[dict]] = {key: [{}] * len(next(x for x in scenarios if x.name == key[0]).flows)
-                                                 for key in hosts}
-        for timeout, todo in ((FAST, jobs), (CONFIRM, None)):
-            if todo is None:
-                todo = [(key, i, flow) for key, i, flow in jobs if out[key][i]["outcome"] == "timeout"]
-            calls = [(hosts[key].agents[flow.frm], "probe", _request(flow, timeout)) for key, _, flow in todo]
-            for (key, i, _), res in zip(todo, parallel(calls)):
+        jobs = [((s.name, b), i, flow) for s in scenarios for b in backends for i, flow in enumerate(s.flows)]
+        out: dict[tuple[str, str], dict[int, dict]] = {key: {} for key in hosts}
+        todo = jobs
+        for timeout in (FAST, CONFIRM):
+            answers = probe_batches([(hosts[key], _request(flow, timeout)) for key, _, flow in todo])
+            for (key, i, _), res in zip(todo, answers):
                 out[key][i] = result_of(res)
-        return out
+            todo = [(key, i, flow) for key, i, flow in jobs if out[key][i]["outcome"] == "timeout"]
+        return {key: [v[i] for i in sorted(v)] for key, v in out.items()}
     finally:
         for h in hosts.values():
             h.close()

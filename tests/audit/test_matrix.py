@@ -1,0 +1,128 @@
+"""The exposure matrix: its answers agree with the per-flow engine, and its classes hold.
+
+For every fixture: each cell's flows are simulated again one by one (the matrix must not
+say anything the engine does not), and for outside zones another address of the same
+source class is simulated (every member of a class must get the representative's verdict,
+which is what "one representative per class" promises).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import xml.etree.ElementTree as ET
+from functools import lru_cache
+
+import pytest
+
+from natsim.audit.load import load
+from natsim.audit.matrix import build_matrix
+from natsim.cli import main
+from natsim.engine import simulate
+from natsim.engine.flow import Flow
+from tests.audit.conftest import ROOT, corpus, corpus_files
+
+
+@lru_cache(maxsize=None)
+def matrix_of(path: str):
+    loaded = load(path)
+    network = loaded.network(assume_uplinks=True)
+    return network, build_matrix(network, path, assumptions=loaded.assumptions(assume_uplinks=True))
+
+
+def _other_member(entry_flow: Flow, ranges) -> ipaddress._BaseAddress | None:
+    """An address of the class other than the representative (the far end of its last range)."""
+    rep = int(entry_flow.source_address)
+    make = ipaddress.ip_address if entry_flow.family == 4 else ipaddress.IPv6Address
+    for lo, hi in reversed(ranges):
+        for cand in (hi - 1, lo + 1, hi, lo):
+            if lo <= cand <= hi and cand != rep:
+                addr = make(cand)
+                if not (addr.is_unspecified or addr.is_multicast or addr.is_reserved or addr.is_loopback):
+                    return addr
+    return None
+
+
+@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name)
+def test_matrix_agrees_with_the_engine(path) -> None:
+    network, matrix = matrix_of(str(path))
+    from natsim.audit.flows import cell_flows
+
+    classes = {(cf.zone.key, cf.service.key, cf.flow): cf.source_ranges for cf in cell_flows(network)}
+    for cell in matrix.cells.values():
+        for entry in cell.entries[:3]:
+            assert simulate(network, entry.flow).verdict == entry.verdict, (cell.zone.key, cell.service.key)
+            sc = classes.get((cell.zone.key, cell.service.key, entry.flow))
+            if sc is None or len(sc.ranges) == 0:
+                continue
+            other = _other_member(entry.flow, sc.ranges)
+            if other is None:
+                continue
+            flow = Flow(entry.flow.source, entry.flow.destination, entry.flow.proto, entry.flow.dport, other,
+                        entry.flow.sport, entry.flow.in_interface)
+            got = simulate(network, flow).verdict
+            assert got == entry.verdict, (
+                f"{cell.zone.key} -> {cell.service.key}: {other} is in the class of {entry.flow.source_address} "
+                f"({sc.label}) but the engine says {got}, not {entry.verdict}"
+            )
+
+
+def test_mysqlserver_snapshot_matrix() -> None:
+    path = ROOT / "examples" / "mysqlserver"
+    if not path.exists():
+        pytest.skip("examples/mysqlserver is not in the tree")
+    _, m = matrix_of(str(path))
+    published = "published *:8066/tcp"
+    assert {z.key for z in m.zones} >= {"outside:eth0", "host", "container:mysqlserver", "container:webapp"}
+    out = m.cell("outside:eth0", published)
+    assert out.verdict == "reachable"
+    e = out.entries[0]
+    assert any("172.17.0.2:3306" in n for n in e.nat)  # DNAT to the container
+    assert e.deciding is not None and e.deciding.chain == "DOCKER"  # Docker's per-port ACCEPT
+    web = m.cell("container:webapp", published)
+    assert web.verdict == "reachable" and all(x.via_proxy for x in web.entries)
+    # the container address itself is not reachable from outside (raw PREROUTING drop)
+    assert m.cell("outside:eth0", "container 172.17.0.2:3306/tcp").verdict == "blocked"
+
+
+def test_bypass_shows_in_the_matrix(tmp_path) -> None:
+    """ufw denies port 8080 for the host, yet the published 8080 is open from outside."""
+    from tests.audit.test_audit_corpus import _with_published_port
+
+    text = corpus("hostaudit-ufw-docker28-libvirt-counters.v4.rules").read_text()
+    rules = tmp_path / "host.rules"
+    rules.write_text("\n".join(
+        line for line in _with_published_port(text).splitlines() if "REDACTED" not in line and "IP4_1" not in line
+    ) + "\n")
+    _, m = matrix_of(str(rules))
+    free = next(s.key for s in m.services if "no rule names it" in s.key and "v6" not in s.key)
+    assert m.cell("outside:eth0", "published *:8080/tcp").verdict == "reachable"
+    assert m.cell("outside:eth0", free).verdict == "blocked"
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "html", "svg"])
+def test_matrix_formats(fmt, tmp_path, capsys) -> None:
+    path = corpus("moby-iptabler-golden-default-proxy-icc-masq-nat.rules")
+    out = tmp_path / f"m.{fmt}"
+    assert main(["matrix", str(path), "--format", fmt, "-o", str(out)]) == 0
+    text = out.read_text()
+    if fmt == "json":
+        doc = json.loads(text)
+        cells = {(c["zone"], c["service"]): c for c in doc["cells"]}
+        c = cells[("outside:eth0", "published *:8080/tcp")]
+        assert c["verdict"] == "reachable"
+        assert c["entries"][0]["deciding_rule"]["chain"] == "DOCKER"
+        assert any("assumed uplink" in a for a in doc["assumptions"])
+    elif fmt == "svg":
+        root = ET.fromstring(text)
+        titles = [t.text for t in root.iter("{http://www.w3.org/2000/svg}title")]
+        assert any("decided by" in (t or "") and "DOCKER" in (t or "") for t in titles)
+    elif fmt == "html":
+        assert text.startswith("<!DOCTYPE html>") and 'title="outside:eth0 -&gt; published *:8080/tcp: reachable' in text
+    else:
+        assert "published *:8080/tcp" in text and "OPEN" in text
+
+
+def test_matrix_reports_bad_input(tmp_path, capsys) -> None:
+    assert main(["matrix", str(tmp_path / "missing.rules")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,53 @@
+"""Whole-ruleset checks (each claim is also checked against iptables-restore in tests/kernel)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from natsim.parse import parse_file, parse_text
+from natsim.validate import validate
+
+CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "corpus"
+
+
+def problems(text: str):
+    return validate(parse_text(text, "v.rules"))
+
+
+def test_corpus_is_valid():
+    for path in sorted(CORPUS.iterdir()):
+        if path.suffix in (".rules", ".txt") and not path.name.startswith(("hostaudit-", "kube-proxy-")):
+            assert validate(parse_file(path)) == [], path.name
+
+
+def test_kube_partial_ruleset_only_lacks_nothing_declared():
+    # The kube-proxy file is a partial restore input: every chain it uses is declared.
+    assert validate(parse_file(CORPUS / "kube-proxy-test-overall-iptables-rules.restore.rules")) == []
+
+
+@pytest.mark.parametrize("text, line, fragment", [
+    ("*filter\n-A FOO -j ACCEPT\nCOMMIT\n", 2, "undeclared chain FOO"),
+    ("*filter\n:FOO - [0:0]\n:FOO - [0:0]\nCOMMIT\n", 3, "declared again"),
+    ("*filter\n-A INPUT -j NOSUCH\nCOMMIT\n", 2, "-j NOSUCH"),
+    ("*filter\n:A - [0:0]\n:B - [0:0]\n-A A -j B\n-A B -j A\n-A INPUT -j A\nCOMMIT\n", 5, "loop"),
+    ("*filter\n-A INPUT -p tcp -j DNAT --to-destination 1.2.3.4\nCOMMIT\n", 2, "DNAT in table filter"),
+    ("*nat\n:X - [0:0]\n-A PREROUTING -j X\n-A X -j MASQUERADE\nCOMMIT\n", 4, "reached from PREROUTING"),
+    ("*nat\n-A POSTROUTING -j REJECT\nCOMMIT\n", 2, "REJECT in table nat"),
+    ("*filter\n:X - [0:0]\n-A X -j INPUT\nCOMMIT\n", 3, "built-in chain INPUT"),
+])
+def test_problems_are_located(text, line, fragment):
+    found = problems(text)
+    assert found, text
+    assert found[0].line == line and found[0].file == "v.rules"
+    assert fragment in found[0].found, found[0].render()
+
+
+def test_target_in_unreached_chain_is_fine():
+    assert problems("*nat\n:X - [0:0]\n-A X -j MASQUERADE\nCOMMIT\n") == []
+
+
+def test_s_format_undeclared_chain_asks_for_dash_n():
+    (p,) = problems("-A FOO -j ACCEPT\n")
+    assert "-N FOO" in p.expected
