@@ -59,7 +59,7 @@ def topology(ports: int) -> Topology:
     return Topology((host,), tuple(networks), cs, DaemonOptions(userland_proxy=True, provenance=SRC))
 
 
-def natsim_rate(ports: int, seconds: float) -> tuple[float, float, str]:
+def natsim_rate(ports: int, seconds: float) -> tuple[float, float, float, str]:
     text = docker_host(ports)
     t0 = time.perf_counter()
     rs = parse_text(text, "generated").ruleset
@@ -72,12 +72,12 @@ def natsim_rate(ports: int, seconds: float) -> tuple[float, float, str]:
     o = result.outcomes[0]
     summary = f"{result.verdict}: {o.destination}:{o.destination_port} seen {o.seen_source}"
     n = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         simulate(net, flow)
         n += 1
-    elapsed = time.perf_counter() - t0
-    return n / elapsed, setup, summary
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return n / elapsed, n / cpu, setup, summary
 
 
 def kernel_connect_time(ports: int, probes: int) -> tuple[float | None, str]:
@@ -92,7 +92,8 @@ def kernel_connect_time(ports: int, probes: int) -> tuple[float | None, str]:
     gw = last.subnet.network_address + 1
     spec = Host(backend="nft", rules_v4=docker_host(ports),
                 bridges=(Bridge(last.bridge, f"{gw}/{last.subnet.prefixlen}"),),
-                containers=(LContainer("last", last.bridge, str(last.container), listen=(Listen(last.proto, 80),)),),
+                containers=(LContainer("last", last.bridge, str(last.container),
+                                       listen=(Listen(last.proto, last.container_port),)),),
                 userland_proxy=False, br_netfilter=False, uplink_v4=(f"{HOST_ADDR}/24",), uplink_v6=(),
                 outside_v4=CLIENT, outside_v6=None)
     try:
@@ -114,15 +115,17 @@ def main() -> None:
     ap.add_argument("--probes", type=int, default=50)
     ap.add_argument("--no-kernel", action="store_true")
     a = ap.parse_args()
-    rate, setup, summary = natsim_rate(a.ports, a.seconds)
+    rate, cpu_rate, setup, summary = natsim_rate(a.ports, a.seconds)
+    legs = "request, reply" + (", ACK" if layout(a.ports)[-1].proto == "tcp" else "")
     print(f"natsim: {a.ports} published ports; parse+compile+first trace {setup:.2f} s; {summary}")
-    print(f"natsim: {rate:,.0f} traces/s = {1e3 / rate:.3f} ms per trace (request, reply, ACK)")
+    print(f"natsim: {rate:,.0f} traces/s = {1e3 / rate:.3f} ms per trace ({legs}); "
+          f"CPU time {1e3 / cpu_rate:.3f} ms per trace (wall time includes other load: {os.getloadavg()[0]:.1f})")
     if a.no_kernel:
         return
     kt, note = kernel_connect_time(a.ports, a.probes)
     print(note)
     if kt is not None:
-        print(f"kernel: one new TCP connection through the same rules (lab probe, median of {a.probes}): "
+        print(f"kernel: one new connection through the same rules (lab probe, median of {a.probes}): "
               f"{kt * 1e3:.3f} ms")
         print(f"ratio natsim trace / kernel connect: {(1 / rate) / kt:.2f}")
 

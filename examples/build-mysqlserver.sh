@@ -33,6 +33,9 @@ add_container $m veth4a1b2c3 172.17.0.2 6a:34:f4:e9:97:29
 add_container $w veth9d8e7f6 172.17.0.3 ea:46:30:8e:9b:c5
 $H sysctl -qw net.ipv4.ip_forward=1
 $H iptables-restore < mysqlserver-rules.in
+for c in 172.17.0.2 172.17.0.3; do  # one TCP SYN to each container fills the ARP table and the bridge fdb
+    $H python3 -c "import socket,sys; s=socket.socket(); s.settimeout(0.5); s.connect_ex((sys.argv[1], 9))" $c
+done
 mkdir -p $out
 $H iptables-save > $out/iptables.rules
 $H ipset save > $out/ipset.txt
@@ -40,5 +43,7 @@ $H ip -d -j addr > $out/ip-addr.json
 $H ip -j route show table all > $out/ip-route.json
 $H ip -j rule > $out/ip-rule.json
 $H bridge -j -d link > $out/bridge-link.json
+$H ip -j neigh > $out/ip-neigh.json
+$H bridge -j fdb show > $out/bridge-fdb.json
 $H sysctl -a 2>/dev/null | grep -E '^net\.(ipv4\.(ip_forward|conf\.[^.]+\.(route_localnet|rp_filter|forwarding|accept_local))|bridge\.)' > $out/sysctl.txt || true
 echo "wrote $out/ (docker-inspect.json, docker-network-inspect.json and ss.txt are kept as they are)"

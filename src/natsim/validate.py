@@ -29,6 +29,13 @@ KNOWN_TARGET_EXTENSIONS = frozenset({
 }) | frozenset(TARGETS)
 
 
+#: Matches the kernel accepts only in some tables / from some hooks: class name -> (tables, hooks); None = any.
+MATCH_PLACES: dict[str, tuple[frozenset[str] | None, frozenset[str] | None]] = {
+    "Owner": (None, frozenset({"OUTPUT", "POSTROUTING"})),
+    "Rpfilter": (frozenset({"raw", "mangle"}), frozenset({"PREROUTING"})),
+}
+
+
 def _problem(loc: Location, found: str, expected: str, text: str | None = None) -> InputError:
     return InputError(loc.file, loc.line, loc.column, found, expected, text)
 
@@ -92,13 +99,31 @@ def check_table(table: Table) -> Iterable[InputError]:
                 continue
             reached[name].add(hook)
             stack.extend(dst for _r, dst in edges[name] if dst is not None)
-    yield from _loops(table, edges)
-    # Targets the table or the reaching hooks do not allow.
+    yield from _loops(edges, [b for b in builtins if b in edges])
+    # Matches and targets the table or the reaching hooks do not allow.
     for chain in table.chains:
         hooks = reached[chain.name]
         for rule in chain.rules:
+            for match in rule.matches:
+                place = MATCH_PLACES.get(type(match).__name__)
+                if place is None:
+                    continue
+                m_tables, m_hooks = place
+                if m_tables is not None and table.name not in m_tables:
+                    yield _problem(rule.location, f"found -m {match.module} in table {table.name}",
+                                   f"expected it only in table {', '.join(sorted(m_tables))} "
+                                   "(the kernel refuses it elsewhere)", rule.text)
+                elif m_hooks is not None and hooks - m_hooks:
+                    yield _problem(rule.location,
+                                   f"found -m {match.module} reached from {', '.join(sorted(hooks - m_hooks))}",
+                                   f"expected it only in chains reached from {', '.join(sorted(m_hooks))}",
+                                   rule.text)
             cls = type(rule.target)
             if rule.target is None or isinstance(rule.target, (Jump, UnknownTarget)):
+                continue
+            if table.name == "nat" and rule.target.name == "DROP":
+                yield _problem(rule.location, "found DROP in table nat",
+                               "expected no DROP in nat (iptables refuses: nat is not for filtering)", rule.text)
                 continue
             allowed_tables = getattr(cls, "tables", None)
             if allowed_tables is not None and table.name not in allowed_tables:
@@ -115,10 +140,11 @@ def check_table(table: Table) -> Iterable[InputError]:
                                rule.text)
 
 
-def _loops(table: Table, edges: dict[str, list[tuple[Rule, str | None]]]) -> Iterable[InputError]:
-    """A jump that closes a cycle (the kernel refuses loops: ELOOP)."""
+def _loops(edges: dict[str, list[tuple[Rule, str | None]]], starts: list[str]) -> Iterable[InputError]:
+    """A jump that closes a cycle reachable from a built-in chain (the kernel refuses those: ELOOP;
+    a loop among chains no hook reaches is accepted)."""
     state: dict[str, int] = {}  # 1 on stack, 2 done
-    for start in edges:
+    for start in starts:
         if state.get(start):
             continue
         stack: list[tuple[str, int]] = [(start, 0)]

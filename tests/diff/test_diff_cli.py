@@ -44,13 +44,16 @@ def test_same_file_is_equal(capsys) -> None:
 
 
 def test_textual_variants_of_one_rule_are_equal(tmp_path, capsys) -> None:
-    a = write(tmp_path, "a.rules", BASE)
+    a = write(tmp_path, "a.rules", BASE.replace("-A INPUT -i lo", "[1:60] -A INPUT -i lo"))
     b = write(tmp_path, "b.rules", BASE.replace("-p tcp -m tcp --dport 22", "-p tcp --dport 22")
               .replace("-A INPUT -i lo", "[12:720] -A INPUT -i lo"))
     code, out, _ = run(capsys, a, b)
     assert code == 0, out
     code, out, _ = run(capsys, "--counters", a, b)
-    assert code == 1 and "counters" in out
+    assert code == 1 and "counters [1:60] -> [12:720]" in out
+    # A file without counters says nothing about them: no counter change against one that has them.
+    code, out, _ = run(capsys, "--counters", write(tmp_path, "c.rules", BASE), b)
+    assert code == 0, out
 
 
 def test_inserted_docker_user_rule_is_one_addition(tmp_path, capsys) -> None:
@@ -120,10 +123,10 @@ add docker-ext-bridges-v4 192.0.2.0/24
 """
 
 
-def snapshot(tmp_path: Path, name: str, ipset: str) -> str:
+def snapshot(tmp_path: Path, name: str, ipset: str, extra_rule: str = "") -> str:
     d = tmp_path / name
     d.mkdir()
-    (d / "iptables.rules").write_text(BASE)
+    (d / "iptables.rules").write_text(BASE.replace("COMMIT\n", extra_rule + "COMMIT\n"))
     (d / "ipset.txt").write_text(ipset)
     return str(d)
 
@@ -139,3 +142,26 @@ def test_snapshots_differing_in_an_ipset_entry(tmp_path, capsys) -> None:
         "changed", "docker-ext-bridges-v4", ["198.51.100.0/24"], ["192.0.2.0/24"])
     code, out, _ = run(capsys, a, snapshot(tmp_path, "c", IPSET))
     assert code == 0 and "result: equal" in out
+
+
+def test_ipv4_against_ipv6_is_an_error(capsys) -> None:
+    v6 = FIXTURES / "moby-iptabler-golden-noproxy-hairpin-icc-masq-nat.ip6.rules"
+    code = main(["diff", str(GOLDEN), str(v6)])
+    err = capsys.readouterr().err
+    assert code == 2 and "nothing to compare" in err and err.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("used", [False, True])
+def test_ipset_change_equivalent_only_when_no_rule_uses_the_set(tmp_path, capsys, used: bool) -> None:
+    """A set no rule names cannot change a flow; a set a rule names must be met by a compared flow."""
+    rule = "-A INPUT -m set --match-set docker-ext-bridges-v4 src -j DROP\n" if used else ""
+    a = snapshot(tmp_path, "a", IPSET, rule)
+    b = snapshot(tmp_path, "b", IPSET.replace("192.0.2.0/24", "198.51.100.0/24"), rule)
+    code = main(["diff", "--json", a, b])
+    data = json.loads(capsys.readouterr().out)
+    assert data["semantic"] is not None
+    if not used:
+        assert (code, data["equivalent"], data["semantic"]["unexercised"]) == (0, True, [])
+    else:  # either a compared flow met the set and changed, or the set is named as not reached
+        missed = "ipset docker-ext-bridges-v4 (changed)" in data["semantic"]["unexercised"]
+        assert code == 1 and not data["equivalent"] and (missed or data["semantic"]["changes"])

@@ -98,3 +98,13 @@ def test_identity_and_similarity() -> None:
     assert rule_identity(tcp(80, counters=Counters(5, 5))) == tcp(80)
     assert similarity(tcp(80), tcp(80)) == 1.0
     assert similarity(tcp(80), tcp(81)) < 1.0
+
+
+def test_changed_rule_says_which_options_differ() -> None:
+    old = filter_rs((tcp(80), tcp(443)))
+    new = filter_rs((tcp(80), tcp(8443)))
+    (change,) = structural_diff(old, new).rules
+    assert change.kind == "changed" and change.differs == ("-m tcp --dport",)
+    new = filter_rs((tcp(80), tcp(443, iface="eth1")))
+    (change,) = structural_diff(old, new).rules
+    assert change.differs == ("-i",)

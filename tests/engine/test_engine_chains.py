@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import random
 
-import pytest
 from enginehosts import Host, ip
 
 from natsim.engine import Flow, Network, simulate
@@ -79,6 +78,7 @@ def test_unknown_that_does_not_matter_is_merged_away() -> None:
     r = outside_to_host(filter_net("-A INPUT -m frobnicate -j ACCEPT\n-A INPUT -j ACCEPT", "DROP"))
     assert r.verdict == "reachable"
     assert len(r.outcomes) == 1 and r.outcomes[0].conditions == ()
+    assert r.outcomes[0].probability == 1.0  # two answers to one question are not two draws
 
 
 def test_ipset_without_contents_is_unknown_and_with_contents_decides() -> None:

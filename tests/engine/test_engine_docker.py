@@ -6,6 +6,8 @@ Topologies follow the setups SOURCES.md states for each fixture (goldens: br-dum
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 from enginehosts import B, C, Host, corpus, golden_host, ip, network, rules, run
 
@@ -310,3 +312,113 @@ def test_kube_proxy_statistic_branches_with_probabilities() -> None:
     # a service without endpoints is rejected
     rej = one(simulate(net, Flow("host", ip("172.30.0.46"), "tcp", 80)))
     assert rej.verdict == "blocked" and rej.end == "refused"
+
+
+def test_rules_alone_get_an_assumed_uplink_and_docker_facts() -> None:
+    from natsim.topology.model import DaemonOptions, DockerNetwork, Endpoint, PublishedPort, Topology
+    from natsim.topology.model import Container as TC
+
+    topo = Topology((), (DockerNetwork("bridge", bridge="br-dummy", subnets=(ipaddress.ip_network("192.168.0.0/24"),),
+                                       gateways=(ip("192.168.0.1"),)),),
+                    (TC("c1", None, "bridge", (Endpoint("bridge", ip("192.168.0.2"), 24),),
+                        (PublishedPort(80, "tcp", 8080),)),), DaemonOptions(userland_proxy=True))
+    net = Network(rulesets={4: rules(GOLDEN_PROXY)}, topology=topo)
+    assert "eth0" in net.world.uplinks()
+    r = run(net, "outside", "203.0.113.1", 8080)
+    assert any("uplink eth0 203.0.113.1/24" in a for a in r.assumptions)
+    # ip_forward and bridge netfilter are unknown here: forwarding is a question, the answer says so
+    assert {o.verdict for o in r.outcomes} == {"reachable", "blocked"}
+    assert any("ip_forward" in c or "forward" in c for o in r.outcomes for c in o.conditions)
+
+
+def test_refusal_travels_back_through_the_rules() -> None:
+    # REJECT in INPUT, but OUTPUT drops everything to the client: the RST never arrives, so the client times out
+    net = Network(rulesets={4: parse_text("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                                          "-A INPUT -p tcp --dport 22 -j REJECT --reject-with tcp-reset\n"
+                                          "-A OUTPUT -d 192.0.2.99/32 -j DROP\nCOMMIT\n", "r", family=4).ruleset},
+                  topology=Host([], []).topology())
+    o = one(simulate(net, Flow("outside", ip(HOST), "tcp", 22, source_address=ip("192.0.2.99"))))
+    assert o.verdict == "blocked" and o.end == "timeout" and "never reaches the client" in o.reason
+    o2 = one(simulate(net, Flow("outside", ip(HOST), "tcp", 22, source_address=ip("192.0.2.98"))))
+    assert o2.end == "refused"
+
+
+@pytest.mark.parametrize("rp", ["1", "0"])
+def test_reverse_path_filter_on_a_spoofed_container_subnet_source(rp) -> None:
+    extra = (("net.ipv4.conf.all.rp_filter", rp), ("net.ipv4.conf.eth0.rp_filter", rp))
+    net = network(GOLDEN_PROXY, golden_host(extra_sysctls=extra))
+    # a client claiming an address of br-dummy's subnet arrives on eth0: the route back leaves by br-dummy
+    o = one(run(net, "outside", HOST, 8080, source_address=ip("192.168.0.77")))
+    assert o.verdict == "blocked"
+    if rp == "1":
+        assert "reverse-path filter" in o.reason and not o.legs[0].delivered
+    else:  # the SYN gets in, but the container's answer goes to br-dummy, where nobody has that address
+        assert o.legs[0].delivered and o.legs[1].direction == "reply" and "ARP" in o.reason
+
+
+def free5gc_net() -> Network:
+    """The free5gc-compose host as its runbook describes it (SOURCES.md B3)."""
+    from natsim.topology.model import (Container as TC, DaemonOptions, DockerNetwork, Endpoint, Link, LinkAddress,
+                                       Namespace, PublishedPort, Route, Sysctl, Topology, read_from)
+
+    src = read_from("free5gc NETWORK_DESIGN.md")
+
+    def la(a: str, plen: int) -> LinkAddress:
+        return LinkAddress(ip(a), plen, "global", src)
+
+    links = (Link("lo", "loopback", (la("127.0.0.1", 8),), True),
+             Link("eth0", "physical", (la("172.30.255.96", 20),), True),
+             Link("eth1", "physical", (la("10.88.120.100", 24), la("10.88.120.99", 24), la("192.168.3.89", 24)), True),
+             Link("br-free5gc", "bridge", (la("10.100.200.1", 24),), True, bridge_nf_call_iptables=False),
+             Link("docker0", "bridge", (la("172.17.0.1", 16),), True, bridge_nf_call_iptables=False))
+    routes = (Route(ipaddress.ip_network("0.0.0.0/0"), dev="eth0", gateway=ip("172.30.240.1")),
+              Route(ipaddress.ip_network("10.60.0.0/24"), dev="br-free5gc", gateway=ip("10.100.200.7")),
+              Route(ipaddress.ip_network("10.88.120.0/24"), dev="eth1", prefsrc=ip("10.88.120.100")),
+              Route(ipaddress.ip_network("192.168.3.0/24"), dev="eth1", prefsrc=ip("192.168.3.89")),
+              Route(ipaddress.ip_network("172.30.240.0/20"), dev="eth0", prefsrc=ip("172.30.255.96")),
+              Route(ipaddress.ip_network("10.100.200.0/24"), dev="br-free5gc", prefsrc=ip("10.100.200.1")),
+              Route(ipaddress.ip_network("172.17.0.0/16"), dev="docker0", prefsrc=ip("172.17.0.1")))
+    sysctls = tuple(Sysctl(k, v, src) for k, v in (("net.ipv4.ip_forward", "1"), ("net.ipv4.conf.all.rp_filter", "2"),
+                                                   ("net.bridge.bridge-nf-call-iptables", "1")))
+    host = Namespace("host", "host", links, routes, None, sysctls, provenance=src)
+    net5 = DockerNetwork("free5gc", bridge="br-free5gc", subnets=(ipaddress.ip_network("10.100.200.0/24"),),
+                         gateways=(ip("10.100.200.1"),))
+    amf = TC("amf", None, "free5gc", (Endpoint("free5gc", ip("10.100.200.10"), 24),),
+             (PublishedPort(38412, "sctp", 38412, ip("10.88.120.100")),))
+    upf = TC("upf", None, "free5gc", (Endpoint("free5gc", ip("10.100.200.7"), 24),), ())
+    topo = Topology((host,), (net5,), (amf, upf), DaemonOptions(userland_proxy=True))
+    return Network(rulesets={4: rules("free5gc-compose-docker-tailscale-sctp.rules")}, topology=topo)
+
+
+def test_free5gc_runbook_lan_missing_from_the_forward_rules() -> None:
+    # derived (SOURCES.md B3): the runbook's 192.168.1.0/24 -> UE pool has no FORWARD ACCEPT: policy DROP
+    net = free5gc_net()
+    o = one(run(net, "outside", "10.60.0.3", 80, source_address=ip("192.168.1.50"), in_interface="eth1"))
+    assert o.verdict == "blocked" and o.deciding.kind == "policy" and o.deciding.chain == "FORWARD"
+    ok = run(net, "outside", "10.60.0.3", 80, source_address=ip("192.168.3.50"), in_interface="eth1")
+    first = ok.outcomes[0].legs[0]
+    assert any(s.kind == "rule" and s.matched is True and s.chain == "FORWARD" and s.rule.location.line == 25
+               for s in first.steps)  # the hand-added ACCEPT for 192.168.3.0/24
+
+
+def test_free5gc_sctp_published_on_one_host_address() -> None:
+    net = free5gc_net()
+    o = one(run(net, "outside", "10.88.120.100", 38412, proto="sctp", source_address=ip("10.88.120.50"),
+                in_interface="eth1"))
+    assert o.verdict == "reachable" and str(o.destination) == "10.100.200.10"
+    other = one(run(net, "outside", "10.88.120.99", 38412, proto="sctp", source_address=ip("10.88.120.50"),
+                    in_interface="eth1"))
+    assert other.verdict == "blocked"  # the DNAT names -d 10.88.120.100/32 only
+
+
+def test_rules_inside_a_container_namespace_apply_there() -> None:
+    own = parse_text("*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                     "-A INPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT\n-A INPUT -p tcp --dport 80 -s 192.168.0.3 "
+                     "-j ACCEPT\nCOMMIT\n", "c1-own.rules", family=4).ruleset
+    net = Network(rulesets={4: rules(GOLDEN_PROXY)}, topology=golden_host().topology(),
+                  namespace_rulesets={"container:c1": {4: own}})
+    o = one(run(net, "outside", HOST, 8080, source_address=ip("192.0.2.99")))
+    assert o.verdict == "blocked" and o.deciding.namespace == "container:c1" and o.deciding.kind == "policy"
+    assert one(run(net, "container:c2", "192.168.0.2", 80)).verdict == "reachable"
+    # c1's own outgoing connection: its conntrack lets the reply in through its INPUT DROP policy
+    assert one(run(net, "container:c1", "198.51.100.7", 443)).verdict == "reachable"

@@ -79,3 +79,36 @@ def test_ipset_contents_settle_it(capsys, tmp_path) -> None:
     )
     data = explain(capsys, str(snap), "--from", "outside", "--to", "host:8080/tcp")
     assert data["verdict"] == "reachable" and data["depends_on"] == []
+
+
+def test_host_stands_for_both_families_when_both_rulesets_are_given(capsys, tmp_path) -> None:
+    """moby's golden (proxy on) for IPv4 and IPv6: one flow per family, each DNATed to c1's own address."""
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    golden = "moby-iptabler-golden-default-proxy-icc-masq-nat"
+    (snap / "iptables.rules").write_text((CORPUS / f"{golden}.rules").read_text())
+    (snap / "ip6tables.rules").write_text((CORPUS / f"{golden}.ip6.rules").read_text())
+    code = main(["explain", str(snap), "--topology", str(Path(__file__).parent / "data" / "golden-dual-host.toml"),
+                 "--from", "outside", "--to", "host:8080/tcp", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    flows = json.loads(out)["flows"]
+    assert [(f["flow"], f["verdict"], f["destination"]) for f in flows] == [
+        ("outside -> 203.0.113.10:8080/tcp", "reachable", "192.168.0.2"),
+        ("outside -> [2001:db8:ff::10]:8080/tcp", "reachable", "fd49:efd7:54aa::1"),
+    ]
+    assert flows[1]["deciding_rule"]["file"].endswith("ip6tables.rules")
+    assert flows[1]["fixes"][0]["commands"][0].startswith("ip6tables -I FORWARD 1 -d fd49:efd7:54aa::1/128")
+
+
+def test_a_pasted_ruleset_alone_is_answered_on_stated_assumptions(capsys) -> None:
+    """No snapshot, no topology: the host's address and uplink are assumed, and the answer says so."""
+    code = main(["explain", str(CORPUS / "moby-iptabler-golden-default-proxy-icc-masq-nat.rules"),
+                 "--from", "outside", "--to", "host:8080/tcp", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    data = json.loads(out)
+    assert len(data["flows"]) == 1 and data["verdict"] in ("reachable", "unknown")
+    assert data["destination"] == "192.168.0.2"
+    assert any("uplink" in a for a in data["assumptions"])
+    assert any("inferred from rule" in a and ":34" in a for a in data["assumptions"])  # the DNAT that names c1

@@ -110,3 +110,28 @@ def test_flows_that_disagree_say_the_answer_depends_on_the_address() -> None:
     data = answer_json(answer)
     assert data["verdict"] == "unknown"
     assert [f["verdict"] for f in data["flows"]] == ["reachable", "blocked"]
+
+
+def test_statistic_branches_show_their_probability() -> None:
+    from natsim.engine.result import FlowResult, Outcome
+
+    outs = tuple(
+        Outcome("reachable", (), None, probability=p, conditions=(f"statistic branch {i} of 3",), reason=f"endpoint {i}")
+        for i, p in enumerate((1 / 3, 1 / 3, 1 / 3), 1)
+    )
+    result = FlowResult("host -> 10.96.0.10:53/udp", outs)
+    answer = Answer(parse_source("host"), parse_destination("10.96.0.10:53/udp"), (FlowAnswer(result.description, result),))
+    text = explain_text(answer)
+    assert text.splitlines()[0] == "host -> 10.96.0.10:53/udp: REACHABLE"
+    assert "  2. REACHABLE (probability 0.333)" in text and "if: statistic branch 2 of 3" in text
+    assert [o["probability"] for o in answer_json(answer)["outcomes"]] == [1 / 3] * 3
+
+
+def test_assumptions_with_one_source_are_told_once_in_text() -> None:
+    from natsim.explain.render_text import _grouped
+
+    rule = "inferred from rule `-A POSTROUTING -s 10.0.0.0/24 ! -o br0 -j MASQUERADE` at r:3"
+    assert _grouped([f"network br0: {rule}", f"network br0 subnets: {rule}", "network br0 name: assumed default",
+                     f"network br0 masquerade: {rule}", "plain note"]) == [
+        f"network br0 (subnets, masquerade): {rule}", "network br0 name: assumed default", "plain note",
+    ]

@@ -63,3 +63,13 @@ def test_unknown_names_list_what_is_known(topo) -> None:
         _targets(topo, "container:mysql", "host:8066/tcp")
     with pytest.raises(UsageError, match="the host has no interface 'eth9'; its interfaces: lo, eth0, docker0"):
         _targets(topo, "outside:eth9", "host:8066/tcp")
+
+
+def test_a_container_sharing_anothers_namespace_is_reached_at_its_address() -> None:
+    from natsim.topology.toml_file import parse_toml
+
+    topo = parse_toml(
+        '[[container]]\nname = "db"\nnetwork-mode = "bridge"\naddress = "172.17.0.2/16"\n'
+        '[[container]]\nname = "sidecar"\nnetwork-mode = "container:db"\n'
+    )
+    assert _targets(topo, "host", "container:sidecar:9000/tcp") == [("host", ip("172.17.0.2"), 9000, "tcp")]

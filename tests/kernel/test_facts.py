@@ -215,3 +215,31 @@ def test_a_packet_from_outside_with_a_host_address_as_source_is_a_martian():
         r = h.probe("outside", HOST_IP, 8999, src=GW1, timeout=DROP)  # spoofs the host's bridge address
         assert r.outcome == "timeout"
         assert martian_sources(h, "host") > before
+
+
+# 0015 ------------------------------------------------------------------------------------------
+@BACKENDS
+def test_rules_also_hit_replies_and_the_kernels_own_errors(backend):
+    """A DROP/REJECT that only the reply (or the RST) meets leaves the client waiting: timeout, not refused."""
+    base = iptablesdoc(PROXY)
+    cases = [
+        # the host's RST for a closed port leaves through OUTPUT
+        ("-I OUTPUT -d 198.18.0.2/32 -j DROP", "outside", HOST_IP, 9999, "tcp", "timeout"),
+        # c1's SYN-ACK is forwarded out eth0 and rejected there; the ICMP error goes to c1, not to the client
+        ("-I FORWARD -o eth0 -j REJECT", "outside", HOST_IP, 8080, "tcp", "timeout"),
+        # docker-proxy's SYN-ACK to c2 leaves through OUTPUT -o bridge1
+        ("-I OUTPUT -o bridge1 -j REJECT", "c2", HOST_IP, 8080, "tcp", "timeout"),
+        # docker-proxy accepted on lo, then its own connect to c1 is rejected: it closes the client
+        ("-I OUTPUT -o bridge1 -j REJECT", "host", "127.0.0.1", 8080, "tcp", "closed"),
+        # a rejected echo request comes back as ICMP port unreachable from the gateway
+        ("-I FORWARD -o eth0 -j REJECT", "c1", OUTSIDE_IP, None, "icmp", "unreachable"),
+        # and the plain case for contrast: REJECT met by the request is a refusal
+        ("-I INPUT -p tcp -m tcp --dport 9000 -j REJECT --reject-with tcp-reset", "outside", HOST_IP, 9000, "tcp",
+         "refused"),
+    ]
+    with build(docker_host(base, backend, userland_proxy=True, host_listen=(Listen("tcp", 9000),)),
+               prefix="kfact") as h:
+        for rule, frm, dst, port, proto, want in cases:
+            h.load_rules(with_rules(base, "filter", rule))
+            got = h.probe(frm, dst, port, proto=proto, timeout=DROP if want == "timeout" else 1.5).outcome
+            assert got == want, f"{rule}: {frm}->{dst}:{port}/{proto} gave {got}"

@@ -139,6 +139,21 @@ def kernel_model(ns: Namespace, text: str, family: int, tables: set[str]) -> Rul
     return strip(parse_text(saved, "kernel-save", family=family).ruleset, tables)
 
 
+ACCEPTED = {
+    "unreached-loop": "*filter\n:A - [0:0]\n:B - [0:0]\n-A A -j B\n-A B -j A\nCOMMIT\n",
+    "unreached-masquerade": "*nat\n:X - [0:0]\n-A X -j MASQUERADE\nCOMMIT\n",
+    "builtin-declared-twice": "*filter\n:INPUT ACCEPT [0:0]\n:INPUT DROP [0:0]\nCOMMIT\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACCEPTED))
+def test_what_the_kernel_accepts_natsim_accepts(netns: Namespace, name: str):
+    from natsim.validate import validate
+
+    assert netns.restore(ACCEPTED[name], 4).returncode == 0
+    assert validate(parse_text(ACCEPTED[name], name)) == []
+
+
 def test_kernel_tools_accept_what_natsim_reads_differently(netns: Namespace):
     """Decisions 0022/0023 rest on these: 1.8 refuses `-s ! ADDR`, accepts an unterminated quote."""
     old = netns.restore("*filter\n-A INPUT -s ! 10.0.0.1 -j ACCEPT\nCOMMIT\n", 4)
@@ -191,6 +206,15 @@ INVALID = {
     "unknown-target-or-chain": "*filter\n-A INPUT -j NO-SUCH-CHAIN\nCOMMIT\n",
     "masquerade-in-prerouting": "*nat\n-A PREROUTING -j MASQUERADE\nCOMMIT\n",
     "reject-in-nat": "*nat\n-A PREROUTING -j REJECT\nCOMMIT\n",
+    "drop-in-nat": "*nat\n-A PREROUTING -j DROP\nCOMMIT\n",
+    "owner-in-input": "*filter\n-A INPUT -m owner --uid-owner 0 -j ACCEPT\nCOMMIT\n",
+    "owner-reached-from-input": "*filter\n:X - [0:0]\n-A INPUT -j X\n-A X -m owner --uid-owner 0\nCOMMIT\n",
+    "rpfilter-in-filter": "*filter\n-A INPUT -m rpfilter -j ACCEPT\nCOMMIT\n",
+    "loop": "*filter\n:A - [0:0]\n:B - [0:0]\n-A A -j B\n-A B -j A\n-A INPUT -j A\nCOMMIT\n",
+    "duplicate-chain": "*filter\n:FOO - [0:0]\n:FOO - [0:0]\nCOMMIT\n",
+    "undeclared-chain": "*filter\n-A FOO -j ACCEPT\nCOMMIT\n",
+    "jump-to-builtin": "*filter\n:X - [0:0]\n-A X -j INPUT\nCOMMIT\n",
+    "snat-in-prerouting": "*nat\n-A PREROUTING -j SNAT --to-source 1.2.3.4\nCOMMIT\n",
 }
 
 
@@ -209,3 +233,42 @@ def test_what_the_kernel_refuses_natsim_refuses(netns: Namespace, name: str):
         return
     problems = validate(parsed)
     assert problems, f"natsim accepted {name}, which the kernel refuses: {refused.stderr.strip()}"
+
+
+try:
+    from hypothesis import HealthCheck, given, settings
+
+    from tests.parse.strategies import rulesets
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    rulesets = None
+
+
+if rulesets is not None:
+
+    @settings(max_examples=15, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(ruleset=rulesets(version=4, max_rules=3))
+    def test_generated_rulesets_survive_the_kernel(netns: Namespace, ruleset: Ruleset):
+        """render -> iptables-restore -> iptables-save -> parse gives the generated model back."""
+        kernel = kernel_model(netns, render_ruleset(ruleset), 4, {t.name for t in ruleset.tables})
+        assert not isinstance(kernel, str), kernel
+        assert kernel == strip(ruleset), first_difference(strip(ruleset), kernel)
+
+
+@pytest.mark.parametrize("path", sorted(CORPUS.glob("hostaudit-*.rules")), ids=lambda p: p.name)
+def test_counters_survive_the_kernel(netns: Namespace, path: Path):
+    """An `iptables-save -c` dump (its redacted lines left out) keeps every counter through restore -c/save -c."""
+    parsed = parse_file(path, lenient=True)
+    family = parsed.ruleset.family
+    if netns.backend == "nft" and family == 6:
+        pytest.skip("ip6tables-nft-restore 1.8.9 --counters keeps chain counters but zeroes rule counters")
+    netns.reset()
+    loaded = netns.run([netns.tool(family, "restore"), "--counters"], render_ruleset(parsed.ruleset))
+    if loaded.returncode != 0:
+        pytest.skip(f"{netns.backend} refused it: {loaded.stderr.strip().splitlines()[0]}")
+    saved = netns.run([netns.tool(family, "save"), "-c"])
+    assert saved.returncode == 0, saved.stderr
+    kernel = parse_text(saved.stdout, "kernel-save", family=family).ruleset
+    names = {t.name for t in parsed.ruleset.tables}
+    kernel = Ruleset(family, tuple(t for t in kernel.tables if t.name in names))
+    assert kernel == parsed.ruleset, first_difference(parsed.ruleset, kernel)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab import Bridge, Container, Host, LabError, Listen, Publish, build, netns
+from tests.lab.trace import parse_trace
 
 pytestmark = pytest.mark.kernel
 
@@ -112,9 +113,18 @@ def test_trace_returns_the_kernels_rule_walk(golden):
         return
     r, lines = golden.trace("outside", "198.18.0.1", 8080)
     assert r.outcome == "connected"
-    text = "\n".join(lines)
-    assert "nat:DOCKER:rule" in text and "--to-destination 192.168.0.2:80" in text
-    assert "filter:DOCKER:rule" in text
+    syn = parse_trace(lines)[0]
+    assert syn.packets[0]["DST"] == "198.18.0.1" and syn.packets[-1]["DST"] == "192.168.0.2"  # DNATed on the way
+    assert syn.chains()[:3] == ["raw:PREROUTING", "nat:PREROUTING", "nat:DOCKER"]
+    assert "filter:FORWARD" in syn.chains() and "filter:INPUT" not in syn.chains()
+    dnat, accept = [s for s in syn.decisions() if s.kind == "rule"][:2]
+    assert (dnat.table, dnat.chain, dnat.verdict) == ("nat", "DOCKER", "ACCEPT")
+    assert dnat.rule.startswith("-A DOCKER ") and dnat.rule.endswith("--to-destination 192.168.0.2:80")
+    assert (accept.table, accept.chain, accept.rule) == (
+        "filter", "DOCKER", "-A DOCKER -d 192.168.0.2/32 ! -i br-dummy -o br-dummy -p tcp -m tcp --dport 80 -j ACCEPT")
+    later = parse_trace(lines)[1]  # the handshake's ACK: no nat table, ESTABLISHED accepted in DOCKER-CT
+    assert not any(s.table == "nat" for s in later.steps)
+    assert later.decisions()[-1].chain == "DOCKER-CT"
 
 
 def test_hairpin_flag_and_br_netfilter_off():

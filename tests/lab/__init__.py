@@ -13,6 +13,7 @@ Usage (see tests/lab/README.md)::
 from .host import HOST, OUTSIDE, Probe, RunningHost, build
 from .netns import LabError, sweep_stale
 from .spec import Bridge, Container, Host, Listen, Publish
+from .trace import TracedPacket, TraceStep, parse_trace
 
 __all__ = ["HOST", "OUTSIDE", "Bridge", "Container", "Host", "LabError", "Listen", "Probe", "Publish",
-           "RunningHost", "build", "sweep_stale"]
+           "RunningHost", "TraceStep", "TracedPacket", "build", "parse_trace", "sweep_stale"]

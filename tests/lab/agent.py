@@ -133,6 +133,8 @@ class Listener:
                     conn.close()
                 else:
                     data, peer, dst = recv_with_dst(self.sock, 2048)
+                    if peer is None:  # shut down by close()
+                        return
                     local = (dst or self.sock.getsockname()[0], self.sock.getsockname()[1])
                     send_from(self.sock, answer_line(peer, local, self.by), peer, dst)
             except OSError:
@@ -168,6 +170,8 @@ class Proxy(Listener):
                     threading.Thread(target=self.relay_tcp, args=(conn,), daemon=True).start()
                 else:
                     data, peer, dst = recv_with_dst(self.sock, 65535)
+                    if peer is None:  # shut down by close()
+                        return
                     self.relay_udp(data, peer, dst)
             except OSError:
                 if self.stopped:
@@ -444,7 +448,20 @@ def die_with_parent() -> None:
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def log_thread_errors(name: str) -> None:
+    """A server thread that dies says so in one line naming the namespace (tests read stderr on failure)."""
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if isinstance(args.exc_value, OSError):
+            return  # a peer or the test closed a socket under a server thread: normal at teardown
+        sys.stderr.write(f"lab agent {name}: thread {args.thread.name if args.thread else '?'} died: "
+                         f"{args.exc_type.__name__}: {args.exc_value}\n")
+
+    threading.excepthook = hook
+
+
 def serve_in(name: str, rx, tx) -> None:
+    log_thread_errors(name)
     if name != "-":
         join_netns(name)
     agent = Agent(name)

@@ -87,8 +87,11 @@ class RunningHost:
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
         s = self.spec
+        # ICMP errors are rate limited per destination (1 s by default): parallel probes that all
+        # meet a REJECT would get one answer and time out otherwise. natsim models single flows.
         base = [("net.ipv6.conf.all.accept_dad", 0), ("net.ipv6.conf.default.accept_dad", 0),
-                ("net.ipv4.conf.all.rp_filter", 0), ("net.ipv4.conf.default.rp_filter", 0)]
+                ("net.ipv4.conf.all.rp_filter", 0), ("net.ipv4.conf.default.rp_filter", 0),
+                ("net.ipv4.icmp_ratelimit", s.icmp_ratelimit), ("net.ipv6.icmp.ratelimit", s.icmp_ratelimit)]
         owners = [OUTSIDE] + [c.name for c in s.containers if c.net_container is None]
         parallel([(self.agents[w], "sysctl", {"values": base}) for w in [HOST] + owners])
         self.agents[HOST].run(["ip", "-batch", "-"], input="\n".join(self._host_links()) + "\n")
@@ -97,10 +100,7 @@ class RunningHost:
         self.agents[HOST].call("sysctl", values=self._host_sysctls())
         if s.ipsets.strip():
             self.agents[HOST].run(["ipset", "restore", "-exist"], input=s.ipsets)
-        for family, text in ((4, s.rules_v4), (6, s.rules_v6)):
-            if text.strip():
-                self.agents[HOST].run([RESTORE[(s.backend, family)], "-w"] if s.backend == "legacy"
-                                      else [RESTORE[(s.backend, family)]], input=text)
+        self.load_rules(s.rules_v4, s.rules_v6, flush_conntrack=False)
         calls = []
         for c in s.containers:
             has6 = self.spec.netns_owner(c.name).v6 is not None
@@ -216,6 +216,19 @@ class RunningHost:
     def probe_many(self, requests: list[dict]) -> list[Probe]:
         """Many probes at the same time (keys as for :meth:`probe`, plus ``frm``): costs the slowest one."""
         return [Probe.from_agent(res) for res in probe_batches([(self, r) for r in requests])]
+
+    def load_rules(self, rules_v4: str = "", rules_v6: str = "", flush_conntrack: bool = True) -> None:
+        """Replace the host's rules (iptables-restore semantics: the tables in the text are replaced).
+
+        Cheaper than building another host when only the rules change; conntrack is flushed so
+        earlier connections cannot decide the next probes.
+        """
+        for family, text in ((4, rules_v4), (6, rules_v6)):
+            if text.strip():
+                cmd = RESTORE[(self.spec.backend, family)]
+                self.agents[HOST].run([cmd, "-w"] if self.spec.backend == "legacy" else [cmd], input=text)
+        if flush_conntrack:
+            self.flush_conntrack()
 
     def run(self, argv: list[str], where: str = HOST, input: str | None = None, check: bool = True) -> dict:
         return self.agents[where].run(argv, input=input, check=check)

@@ -80,6 +80,7 @@ class Host:
     ip_forward: bool = True  # net.ipv4.ip_forward and net.ipv6.conf.all.forwarding
     route_localnet: tuple[str, ...] = ()  # interfaces with route_localnet=1 ("all" allowed)
     rp_filter: int = 0  # net.ipv4.conf.{all,default,<each>}.rp_filter
+    icmp_ratelimit: int = 0  # ms between ICMP errors to one destination, every namespace (kernel default 1000)
     uplink: str = "eth0"
     uplink_v4: tuple[str, ...] = ("198.18.0.1/24",)  # the host's addresses on its uplink; first is primary
     uplink_v6: tuple[str, ...] = ("2001:db8:ff::1/64",)

@@ -57,3 +57,15 @@ def test_published_port_removed_live(make_netns, capsys) -> None:
     got = sorted((c["kind"], c["table"], c["chain"], c["old_index"]) for c in data["structural"]["rules"])
     assert got == [("removed", "filter", "DOCKER", 1), ("removed", "nat", "DOCKER", 1)]
     assert data["structural"]["rules"][0]["old"]["file"] == str(GOLDEN)
+
+
+def test_same_rules_in_both_backends_of_two_namespaces_are_equal(make_netns, capsys) -> None:
+    """live:NS1 (legacy, read by python-iptables) vs live:NS2 (nft, read by iptables-nft-save)."""
+    old, new = make_netns("legacy"), make_netns("nft")
+    text = SERVER.read_text()
+    restore(old, text, backend="legacy")
+    restore(new, text, backend="nft")
+    code, data = diff_json(capsys, f"live:{old}", f"live:{new}")
+    assert code == 0 and data["equal"], data["structural"]
+    assert any("legacy backend with python-iptables" in n for n in data["notes"])
+    assert any("nft backend with iptables-nft-save" in n for n in data["notes"])

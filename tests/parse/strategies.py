@@ -24,7 +24,7 @@ interfaces = st.sampled_from(["eth0", "docker0", "br-1a2b3c", "br+", "lo", "wlan
 @st.composite
 def networks(draw, version: int = 4):
     bits = 32 if version == 4 else 128
-    prefix = draw(st.integers(0, bits))
+    prefix = draw(st.integers(1, bits))  # /0 unnegated is no match at all: the kernel drops it
     num = draw(st.integers(0, 2 ** bits - 1))
     cls = ipaddress.IPv4Network if version == 4 else ipaddress.IPv6Network
     return cls((num >> (bits - prefix) << (bits - prefix) if prefix else 0, prefix))
@@ -67,11 +67,14 @@ def rules(draw, table: str, chain: str, user_chains: tuple[str, ...], version: i
                                                                                       "BROADCAST"]), min_size=1)))))
     if draw(st.booleans()):
         matches.append(m.Mark(draw(neg_of(st.builds(MarkMask, st.integers(0, 2**32 - 1), st.just(0xFFFFFFFF))))))
-    targets = [st.just(t.Accept()), st.just(t.Drop()), st.just(t.Return()),
+    targets = [st.just(t.Accept()), st.just(t.Return()),
                st.builds(t.Log, log_prefix=st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1,
                                                    max_size=20))]
+    if table == "filter":
+        targets.append(st.just(t.Drop()))
     if table == "filter" and chain in ("INPUT", "FORWARD", "OUTPUT"):
-        targets.append(st.just(t.Reject(reject_with="tcp-reset" if proto == "tcp" else None)))
+        tcp_match = bool(matches) and isinstance(matches[0], m.Tcp)  # tcp-reset needs -p tcp (not negated)
+        targets.append(st.just(t.Reject(reject_with="tcp-reset" if tcp_match else None)))
     if user_chains and chain in BUILTIN_CHAINS[table]:
         targets.append(st.sampled_from(user_chains).flatmap(lambda c: st.sampled_from([t.Jump(c), t.Jump(c, True)])))
     if table == "nat" and chain in ("PREROUTING", "OUTPUT") and version == 4:

@@ -220,3 +220,31 @@ def test_ipset_save():
     with pytest.raises(InputError) as info:
         parse_ipset_text("add nosuch 1.2.3.4\n", "sets")
     assert (info.value.line, info.value.column) == (1, 5)
+
+
+def test_line_cache_key_determines_the_shape_key():
+    from pathlib import Path
+
+    from natsim.generate import docker_host, kube_proxy
+    from natsim.parse.lexer import line_cache_key
+
+    corpus = Path(__file__).resolve().parents[2] / "fixtures" / "corpus"
+    texts = [p.read_text() for p in corpus.iterdir() if p.suffix in (".rules", ".txt")]
+    texts += [docker_host(200), kube_proxy(50), "\n".join([
+        "-A X -p ! tcp -j ACCEPT", "-A X -p ! udp -j ACCEPT", "-A X -m comment --comment -A", "-A X -j DNAT",
+        "-A X -j FOO", "-A X -j BAR", "-A X -m tcp", "-A X -m udp", "-A X -p TCP --dport 1", "-A X -5 x"])]
+    seen: dict[object, tuple[str, ...]] = {}
+    for text in texts:
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:
+                words, quoted = split_words(line)
+            except Exception:
+                continue
+            shape = shape_key(words, quoted)  # registers new flags, as the reader's first sight of a line does
+            key = line_cache_key(words, quoted)
+            if key is not None:
+                assert seen.setdefault(key, shape) == shape, line
+    assert len(seen) > 100

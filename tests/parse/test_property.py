@@ -13,7 +13,7 @@ from natsim.validate import validate
 from tests.parse.strategies import rulesets
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rulesets(version=4) | rulesets(version=6))
 def test_render_parse_roundtrip(ruleset):
     text = render_ruleset(ruleset)
@@ -33,7 +33,7 @@ WORDS = st.sampled_from([
 LINES = st.lists(WORDS, max_size=12).map(" ".join) | st.text(max_size=60)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(LINES, max_size=8), st.booleans())
 def test_arbitrary_text_only_raises_input_error(lines, lenient):
     text = "\n".join(lines)

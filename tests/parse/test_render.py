@@ -78,3 +78,11 @@ def test_cli_error_is_located_exit_2_and_lenient_exit_0(capsys):
 def test_cli_missing_file(capsys, tmp_path):
     assert main(["parse", str(tmp_path / "nope")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_cli_reads_ipset_save(capsys, tmp_path):
+    path = tmp_path / "sets"
+    path.write_text("create s hash:net family inet hashsize 1024 maxelem 65536\nadd s 10.0.0.0/8\n")
+    assert main(["parse", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "add s 10.0.0.0/8" in out and "1 sets, 1 entries" in err

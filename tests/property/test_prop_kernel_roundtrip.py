@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from natsim.parse import parse_text
 from natsim.render.save import render_ruleset
 from natsim.testing import rulesets
+from natsim.testing.docker import docker_hosts, docker_ipsets, docker_rules
+from natsim.testing.kube import kube_rules, kube_services
 
 pytestmark = pytest.mark.kernel
 
@@ -61,3 +63,25 @@ def test_render_restore_save_parse(netns: str, backend: str, family: int, data: 
         mine = {c.name: (c.policy, c.rules) for c in table.chains}
         theirs = {c.name: (c.policy, tuple(r for r in c.rules)) for c in back.chains}
         assert mine == theirs, f"{backend} iptables-save differs for table {table.name}:\n{text}"
+
+
+def _tables(text: str, names: set[str]) -> dict:
+    return {t.name: {c.name: (c.policy, c.rules) for c in t.chains}
+            for t in parse_text(text).ruleset.tables if t.name in names}
+
+
+@pytest.mark.parametrize("backend", ["legacy", "nft"])
+@BUDGET
+@given(data=st.data())
+def test_docker_and_kube_layouts_are_what_the_kernel_prints(netns: str, backend: str, data: st.DataObject) -> None:
+    """The era layouts of natsim.testing are exactly iptables-save's output (so they are real shapes)."""
+    if data.draw(st.booleans(), label="docker"):
+        host = data.draw(docker_hosts(), label="host")
+        text = docker_rules(host)
+        if ipsets := docker_ipsets(host):
+            subprocess.run(["ip", "netns", "exec", netns, "ipset", "restore", "-exist"], input=ipsets, text=True,
+                           check=True, timeout=20)
+    else:
+        text = kube_rules(data.draw(kube_services(), label="services"))
+    mine = _tables(text, {"raw", "nat", "filter"})
+    assert _tables(kernel_roundtrip(netns, backend, 4, text), set(mine)) == mine, text

@@ -14,12 +14,13 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from natsim.audit.checks_docker import CLIENT, outside_interfaces
+from natsim.audit.checks_docker import outside_interfaces
 from natsim.audit.probe import holds as _holds
 from natsim.audit.regions import protocol_number, region_of
 from natsim.audit.services import forwards, reachable_chains
 from natsim.audit.shadow import RuleAt
-from natsim.audit.space import Dim, IntervalAtoms, interval_universe
+from natsim.audit.sources import SourceClass, source_classes
+from natsim.audit.space import Dim
 from natsim.engine.flow import Flow
 from natsim.errors import UsageError
 from natsim.explain.endpoints import Destination, Source
@@ -38,9 +39,10 @@ PORT_PROTOS = ("tcp", "udp", "sctp")
 
 @dataclass(frozen=True, slots=True)
 class Zone:
-    key: str  # "outside:eth0", "outside", "host", "container:web"
+    key: str  # "outside:eth0", "outside", "host", "container:web", "containers on br-x (12)"
     source: Source
     kind: str  # outside, host, container
+    members: tuple[str, ...] = ()  # for a class of containers: all of them, the representative first
 
     @property
     def label(self) -> str:
@@ -93,11 +95,61 @@ def zones(rulesets: dict[int, Ruleset], topo: Topology | None) -> list[Zone]:
     if not links:
         out.append(Zone("outside", Source("outside"), "outside"))
     out.append(Zone("host", Source("host"), "host"))
-    for c in (topo.containers or ()) if topo is not None else ():
-        if c.running is False:
-            continue
-        out.append(Zone(f"container:{c.name}", Source("container", c.name), "container"))
+    out.extend(container_zones(rulesets, topo))
     return out
+
+
+def container_zones(rulesets: dict[int, Ruleset], topo: Topology | None) -> list[Zone]:
+    """One zone per class of containers the rules treat alike as sources.
+
+    Containers of one network mode and network whose addresses lie inside exactly the same
+    source constraints of every rule are indistinguishable to netfilter as clients; one
+    representative speaks for them (Docker names container addresses as sources only in
+    hairpin MASQUERADEs and ICC/link rules, so a class is usually one network's containers).
+    Containers with a namespace of their own in the topology keep their own zone: their
+    rules may differ.
+    """
+    containers = [c for c in (topo.containers or ()) if c.running is not False] if topo is not None else []
+    src_rules = [
+        (rs.family, [c for c in region_of(r).constraints if c.dim is Dim.SRC])
+        for rs in rulesets.values() for t in rs.tables for ch in t.chains for r in ch.rules
+    ]
+    src_rules = [(fam, cs) for fam, cs in src_rules if cs]
+    own = {ns.name for ns in topo.namespaces} if topo is not None else set()
+    groups: dict[tuple, list] = {}
+    for c in containers:
+        addrs = c.addresses()
+        sig = tuple(
+            i for i, (fam, cs) in enumerate(src_rules)
+            if any(a.version == fam and all(_holds(k, int(a)) for k in cs) for a in addrs)
+        )
+        alone = f"container:{c.name}" in own or c.mode in ("host", "container") or not addrs
+        key = (c.network_mode, tuple(sorted(e.network for e in c.endpoints or ())), sig, c.name if alone else "")
+        groups.setdefault(key, []).append(c)
+    out = []
+    for (mode, nets, _, _), members in groups.items():
+        rep = members[0]
+        names = tuple(m.name for m in members)
+        if len(members) == 1:
+            out.append(Zone(f"container:{rep.name}", Source("container", rep.name), "container", names))
+        else:
+            where = ",".join(nets) or str(mode)
+            out.append(Zone(f"containers on {where} ({len(members)}, e.g. {rep.name})",
+                            Source("container", rep.name), "container", names))
+    return out
+
+
+def _zone_source(zone: Zone, service: Service, topo: Topology) -> Source:
+    """The class representative, unless the service is its own port (a hairpin): then another member."""
+    if len(zone.members) < 2 or service.rule is None:
+        return zone.source
+    rep = topo.container(zone.members[0])
+    target = service.rule.rule.target
+    dnat_to = getattr(target, "to_destination", None)
+    own = set(rep.addresses()) if rep is not None else set()
+    if service.destination.address in own or (dnat_to and dnat_to[0].addresses and dnat_to[0].addresses.lo in own):
+        return Source("container", zone.members[1])
+    return zone.source
 
 
 def _input_ports(rs: Ruleset) -> list[tuple[str, int, RuleAt]]:
@@ -178,172 +230,6 @@ def unnamed_port(rs: Ruleset) -> int:
     return 61000
 
 
-def _topology_cuts(topo: Topology | None, family: int) -> tuple[list, list]:
-    """(prefixes the engine tells apart, prefixes no outside client can have as its address).
-
-    Loopback, the host's own addresses and Docker's subnets are spoofed sources when they
-    arrive from outside (the kernel drops them as martians or Docker's raw rules do); the
-    host's on-link subnets are real neighbours.
-    """
-    loop = ipaddress.ip_network("127.0.0.0/8" if family == 4 else "::1/128")
-    cuts, spoofed = [loop], [loop]
-    if topo is None:
-        return cuts, spoofed
-    for net in topo.networks or ():
-        subs = [s for s in net.subnets or () if s.version == family]
-        cuts.extend(subs)
-        spoofed.extend(subs)
-    ns = topo.host_namespace
-    for a in (ns.addresses(family) or ()) if ns is not None else ():
-        own = ipaddress.ip_network(a.address)
-        cuts.extend((a.network, own))
-        spoofed.append(own)
-    return cuts, spoofed
-
-
-def _relevant(constraints, iface: str | None, num: int | None, ports: tuple[int, ...]) -> bool:
-    """Could a rule with these constraints see a packet from ``iface`` of protocol ``num`` to one of ``ports``?"""
-    for c in constraints:
-        d = c.dim
-        if d is Dim.IIF:
-            if iface is not None and not _holds(c, iface):
-                return False
-        elif d is Dim.PROTO:
-            if num is not None and not _holds(c, num):
-                return False
-        elif ports and not any(_holds(c, p) for p in ports):
-            return False
-    return True
-
-
-@dataclass(frozen=True, slots=True)
-class SourceClass:
-    """Source addresses every relevant rule treats alike: ``ranges`` (inclusive ints) and a representative."""
-
-    ranges: tuple[tuple[int, int], ...]
-    representative: ipaddress.IPv4Address | ipaddress.IPv6Address
-    label: str
-
-
-_SRC_RULES: dict[int, tuple[Ruleset, list]] = {}
-_FILTER_DIMS = (Dim.IIF, Dim.PROTO, Dim.DPORT)
-
-
-def _source_constraints(rs: Ruleset) -> list:
-    """(all constraints, SRC constraints) of every rule a packet arriving from outside may meet; cached."""
-    hit = _SRC_RULES.get(id(rs))
-    if hit is not None and hit[0] is rs:
-        return hit[1]
-    out = []
-    for table, roots in (("raw", ("PREROUTING",)), ("mangle", ("PREROUTING", "FORWARD", "INPUT")),
-                         ("nat", ("PREROUTING", "POSTROUTING")), ("filter", ("INPUT", "FORWARD"))):
-        tbl = rs.table(table)
-        for name in reachable_chains(rs, table, roots):
-            for rule in tbl.chain(name).rules:
-                constraints = region_of(rule).constraints
-                src = [c for c in constraints if c.dim is Dim.SRC]
-                if src:
-                    out.append((tuple(c for c in constraints if c.dim in _FILTER_DIMS), src))
-    if len(_SRC_RULES) > 64:
-        _SRC_RULES.clear()
-    _SRC_RULES[id(rs)] = (rs, out)
-    return out
-
-
-def source_classes(
-    rs: Ruleset, limit: int = MAX_SOURCE_CLASSES, topo: Topology | None = None, iface: str | None = None,
-    proto: str | None = None, ports: tuple[int, ...] = (),
-) -> list[SourceClass]:
-    """One class per set of source addresses that every rule able to see the packet treats alike.
-
-    Only rules that could see the packet (its interface, protocol and ports) count.  The
-    address line is cut at each of their boundaries (and at the prefixes the topology
-    tells apart); then pieces that lie inside the same rules' source constraints are
-    merged into one class (a 64-bit hash of the set of constraints containing each piece,
-    built with a difference array).  Classes of spoofed sources (loopback, the host's own
-    addresses, Docker subnets) are left out.  The class of an ordinary Internet client comes
-    first, then the others in address order, up to ``limit``.
-    """
-    entries = _source_constraints(rs)
-    num = protocol_number(proto) if proto else None
-    chosen = tuple(i for i, (constraints, _) in enumerate(entries) if _relevant(constraints, iface, num, ports))
-    key = (id(rs), chosen, limit, id(topo))
-    hit = _CLASSES.get(key)
-    if hit is not None and hit[0] is rs:
-        return hit[1]
-    out = _classes(rs, [entries[i][1] for i in chosen], limit, topo)
-    if len(_CLASSES) > 4096:
-        _CLASSES.clear()
-    _CLASSES[key] = (rs, out)
-    return out
-
-
-_CLASSES: dict[tuple, tuple[Ruleset, list[SourceClass]]] = {}
-
-
-def _classes(rs: Ruleset, relevant: list, limit: int, topo: Topology | None) -> list[SourceClass]:
-    import random
-
-    bounds: set[int] = set()
-    for src in relevant:
-        for c in src:
-            for lo, hi in c.values:
-                bounds.update((lo, hi + 1))
-    cuts, spoofed = _topology_cuts(topo, rs.family)
-    for net in cuts:
-        bounds.update((int(net.network_address), int(net.broadcast_address) + 1))
-    atoms = IntervalAtoms(bounds, interval_universe(Dim.SRC, rs.family))
-    n = len(atoms)
-    diff = [0] * (n + 1)
-    rnd = random.Random(0)
-    spoof = [0] * (n + 1)  # a difference array of "inside a spoofed prefix" counts
-    for net in spoofed:
-        spoof[atoms.index_of(int(net.network_address))] += 1
-        spoof[atoms.index_of(int(net.broadcast_address)) + 1] -= 1
-    for src in relevant:
-        for c in src:
-            h = rnd.getrandbits(64)
-            if c.negated:
-                diff[0] ^= h
-                diff[n] ^= h
-            for lo, hi in c.values:
-                i = atoms.index_of(lo)
-                j = atoms.index_of(hi) + 1
-                diff[i] ^= h
-                diff[j] ^= h
-    groups: dict[int, list[int]] = {}
-    sig = 0
-    inside = 0
-    for a in range(n):
-        sig ^= diff[a]
-        inside += spoof[a]
-        if not inside:
-            groups.setdefault(sig, []).append(a)
-    client = int(CLIENT[rs.family])
-    client_atom = atoms.index_of(client)
-    make = ipaddress.ip_address if rs.family == 4 else (lambda v: ipaddress.IPv6Address(v))
-    ordered = sorted(groups.values(), key=lambda ms: (client_atom not in ms, ms[0]))
-    out: list[SourceClass] = []
-    for members in ordered:
-        if len(out) >= limit:
-            break
-        ranges = tuple(atoms.interval(a) for a in members)
-        rep = client if client_atom in members else None
-        if rep is None:
-            for lo, hi in ranges:
-                cand = lo + (hi - lo) // 2 if hi - lo > 2 else lo
-                addr = make(cand)
-                if not (addr.is_unspecified or addr.is_multicast or (rs.family == 4 and addr.is_reserved)):
-                    rep = cand
-                    break
-        if rep is None:
-            continue
-        first = f"{make(ranges[0][0])}-{make(ranges[0][1])}"
-        label = "any" if len(groups) == 1 else first + (f" (+{len(ranges) - 1} more ranges)" if len(ranges) > 1 else "")
-        out.append(SourceClass(ranges, make(rep), label))
-    return out
-
-
 def _resolve(zone: Zone, service: Service, topo: Topology, family: int):
     """The explain layer's resolution of a zone and a service into flows, in the service's family."""
     dest = service.destination
@@ -357,22 +243,41 @@ def _resolve(zone: Zone, service: Service, topo: Topology, family: int):
         for a in addrs:
             out.extend(_resolve(zone, Service(service.key, service.kind, Destination(
                 "address", dest.proto, dest.port, address=a), family, service.rule, service.rule_port), topo, family))
-        return out
+        return tuple(out)
     try:
-        return resolve(zone.source, dest, topo)
+        return resolve(_zone_source(zone, service, topo), dest, topo)
     except UsageError:
         return ()
 
 
+#: Above this many cells, host and container cells ask about the host's first address only.
+LARGE = 4000
+
+
+def is_large(n_zones: int, n_services: int) -> bool:
+    return n_zones * n_services > LARGE
+
+
 def cell_flows(network) -> list[CellFlow]:
-    """Labelled flows for every zone × service of an engine ``Network``."""
+    """Labelled flows for every zone × service of an engine ``Network``.
+
+    A cell asks one flow per source class (outside zones) and per host address that
+    matters (the explain layer's meaning of ``host``); in a matrix of more than
+    :data:`LARGE` cells, only the first host address, to keep thousands of ports fast.
+    """
     rulesets = {f: rs for f, rs in network.rulesets.items() if rs is not None}
     topo = network.topology or Topology()
     out: list[CellFlow] = []
     classes: dict[tuple, list] = {}
-    for service in services(rulesets, topo):
-        for zone in zones(rulesets, topo):
-            for rf in _resolve(zone, service, topo, service.family):
+    all_zones = zones(rulesets, topo)
+    all_services = services(rulesets, topo)
+    large = is_large(len(all_zones), len(all_services))
+    for service in all_services:
+        for zone in all_zones:
+            resolved = _resolve(zone, service, topo, service.family)
+            if large and zone.kind != "outside":
+                resolved = resolved[:1]
+            for rf in resolved:
                 flow = rf.flow
                 if flow.family != service.family:
                     continue
@@ -381,7 +286,8 @@ def cell_flows(network) -> list[CellFlow]:
                     key = (flow.family, flow.in_interface, flow.proto, ports)
                     if key not in classes:
                         classes[key] = source_classes(
-                            rulesets[flow.family], topo=topo, iface=flow.in_interface, proto=flow.proto, ports=ports)
+                            rulesets[flow.family], MAX_SOURCE_CLASSES, topo, flow.in_interface,
+                            protocol_number(flow.proto), ports)
                     for sc in classes[key]:
                         out.append(CellFlow(zone, service, _with_source(flow, sc.representative), sc.label, sc))
                 else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from natsim.audit.flows import CellFlow, Service, Zone, cell_flows
+from natsim.audit.flows import CellFlow, Service, Zone, cell_flows, is_large
 from natsim.engine.flow import Flow
 from natsim.engine.result import FlowResult
 from natsim.explain.ruletext import RuleRef, step_rule_ref
@@ -137,4 +137,8 @@ def build_matrix(
     cells = {
         key: Cell(zones[key[0]], services[key[1]], tuple(es)) for key, es in entries.items()
     }
-    return Matrix(source, tuple(zones.values()), tuple(services.values()), cells, tuple(assumptions))
+    notes = tuple(assumptions)
+    if is_large(len(zones), len(services)):
+        notes += (f"{len(zones)} zones x {len(services)} services: host and container cells ask about the host's "
+                  "first address only",)
+    return Matrix(source, tuple(zones.values()), tuple(services.values()), cells, notes)

@@ -97,7 +97,8 @@ def probe(
         c = tbl.chain(name)
         if c is None or depth > max_depth:
             return None
-        for idx, rule in enumerate(c.rules, start=1):
+        for idx in _index(ruleset, table, c).candidates(header):
+            rule = c.rules[idx - 1]
             hit = rule_matches(rule, header)
             if hit is False:
                 continue
@@ -133,6 +134,61 @@ def probe(
     if uncertain:
         return ProbeResult("unknown", deciding, tuple(uncertain), chain, verdict)
     return ProbeResult(verdict, deciding, (), chain, verdict)
+
+
+class _ChainIndex:
+    """Rules of one chain bucketed by the single destination address or port they require.
+
+    Docker's chains hold one rule per published port (``-d C/32 --dport P``); a probe for
+    one header only needs the rules of its own address and port plus the unbucketed ones,
+    in chain order, which keeps probing a host with thousands of ports linear.
+    """
+
+    def __init__(self, chain) -> None:
+        self.size = len(chain.rules)
+        self.generic: list[int] = []
+        self.by_dst: dict[int, list[int]] = {}
+        self.by_port: dict[int, list[int]] = {}
+        for idx, rule in enumerate(chain.rules, start=1):
+            region = region_of(rule)
+            key = None
+            for c in region.constraints:
+                if c.negated or len(c.values) != 1 or not isinstance(c.values[0], tuple):
+                    continue
+                lo, hi = c.values[0]
+                if lo == hi and c.dim is Dim.DST:
+                    key = ("dst", lo)
+                    break
+                if lo == hi and c.dim is Dim.DPORT and key is None:
+                    key = ("port", lo)
+            if key is None:
+                self.generic.append(idx)
+            else:
+                (self.by_dst if key[0] == "dst" else self.by_port).setdefault(key[1], []).append(idx)
+
+    def candidates(self, header: Header) -> list[int] | range:
+        if not self.by_dst and not self.by_port:
+            return range(1, self.size + 1)
+        if (self.by_dst and Dim.DST not in header) or (self.by_port and Dim.DPORT not in header):
+            return range(1, self.size + 1)
+        picked = self.by_dst.get(int(header[Dim.DST]), []) if self.by_dst else []
+        ports = self.by_port.get(int(header[Dim.DPORT]), []) if self.by_port else []
+        return sorted(self.generic + picked + ports)
+
+
+_INDEX: dict[tuple[int, str, str], tuple[object, _ChainIndex]] = {}
+
+
+def _index(ruleset: Ruleset, table: str, chain) -> _ChainIndex:
+    key = (id(ruleset), table, chain.name)
+    hit = _INDEX.get(key)
+    if hit is not None and hit[0] is chain:
+        return hit[1]
+    if len(_INDEX) > 4096:
+        _INDEX.clear()
+    got = _ChainIndex(chain)
+    _INDEX[key] = (chain, got)
+    return got
 
 
 def _deciding(tgt: t.Target) -> bool:

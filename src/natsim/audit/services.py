@@ -74,8 +74,28 @@ def reachable_chains(ruleset: Ruleset, table: str, roots: tuple[str, ...]) -> li
     return seen
 
 
+_MEMO: dict[tuple[str, int], tuple[object, object]] = {}
+
+
+def _memo(kind: str, ruleset: Ruleset, make):
+    """Per-ruleset results (rulesets are immutable): keyed by identity, checked against the object."""
+    key = (kind, id(ruleset))
+    hit = _MEMO.get(key)
+    if hit is not None and hit[0] is ruleset:
+        return hit[1]
+    if len(_MEMO) > 256:
+        _MEMO.clear()
+    value = make()
+    _MEMO[key] = (ruleset, value)
+    return value
+
+
 def subnet_bridges(ruleset: Ruleset) -> list[tuple[IPNetwork, str]]:
     """``-s SUBNET ! -o B -j MASQUERADE``: Docker's per-network masquerade names the bridge of a subnet."""
+    return _memo("subnets", ruleset, lambda: _subnet_bridges(ruleset))
+
+
+def _subnet_bridges(ruleset: Ruleset) -> list[tuple[IPNetwork, str]]:
     out = []
     post = ruleset.chain("nat", "POSTROUTING")
     for rule in post.rules if post else ():
@@ -88,12 +108,16 @@ def subnet_bridges(ruleset: Ruleset) -> list[tuple[IPNetwork, str]]:
 
 def _filter_bridges(ruleset: Ruleset) -> dict[IPAddress, str]:
     """``-d C/32 ... -o B -j ACCEPT`` (Docker's per-port ACCEPT) names the bridge of C."""
+    return _memo("filter-bridges", ruleset, lambda: _scan_filter_bridges(ruleset))
+
+
+def _scan_filter_bridges(ruleset: Ruleset) -> dict[IPAddress, str]:
     out: dict[IPAddress, str] = {}
     table = ruleset.table("filter")
     for chain in table.chains if table else ():
         for rule in chain.rules:
             d, o = rule.destination, rule.out_interface
-            if d is not None and not d.negated and d.value.num_addresses == 1 and o is not None \
+            if d is not None and not d.negated and d.value.prefixlen == d.value.max_prefixlen and o is not None \
                     and not o.negated and not o.value.name.endswith("+"):
                 out.setdefault(d.value.network_address, o.value.name)
     return out
@@ -119,6 +143,12 @@ def bridge_for(ruleset: Ruleset, addr: IPAddress, topology=None) -> str | None:
 
 def forwards(ruleset: Ruleset, topology=None) -> list[Forward]:
     """Every DNAT rule in a nat chain reachable from PREROUTING, with a single target address."""
+    if topology is None:
+        return _memo("forwards", ruleset, lambda: _forwards(ruleset, None))
+    return _forwards(ruleset, topology)
+
+
+def _forwards(ruleset: Ruleset, topology) -> list[Forward]:
     out: list[Forward] = []
     nat = ruleset.table("nat")
     if nat is None:
@@ -135,7 +165,7 @@ def forwards(ruleset: Ruleset, topology=None) -> list[Forward]:
             lo, hi = _dport(rule)
             host_ip = None
             d = rule.destination
-            if d is not None and not d.negated and d.value.num_addresses == 1:
+            if d is not None and not d.negated and d.value.prefixlen == d.value.max_prefixlen:
                 host_ip = d.value.network_address
             i = rule.in_interface
             not_from = i.value.name if i is not None and i.negated else None

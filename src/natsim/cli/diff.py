@@ -7,9 +7,9 @@ import dataclasses
 import sys
 
 from natsim.diff.report import DiffReport, render_json, render_text
-from natsim.diff.sides import load_side
+from natsim.diff.sides import Side, load_side
 from natsim.diff.structural import ipset_diff, structural_diff
-from natsim.errors import UsageError
+from natsim.errors import NatsimError, UsageError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -48,9 +48,16 @@ def _extra_topologies(files: list[str]) -> list[object]:
     return out
 
 
+def _families(side: Side) -> str:
+    return "/".join(f"IPv{f}" for f in sorted(side.rulesets)) or "no"
+
+
 def build_report(args: argparse.Namespace) -> DiffReport:
     old = load_side(args.a, args.netns, args.backend, topology=not args.structural)
     new = load_side(args.b, args.netns, args.backend, topology=not args.structural)
+    if not set(old.rulesets) & set(new.rulesets):
+        raise UsageError(f"natsim: A holds {_families(old)} rules and B {_families(new)} rules: "
+                         "there is nothing to compare.")
     old_rs = [old.rulesets[f] for f in sorted(old.rulesets) if f in new.rulesets]
     new_rs = [new.rulesets[f] for f in sorted(new.rulesets) if f in old.rulesets]
     structural = structural_diff(old_rs, new_rs, counters=args.counters)
@@ -69,9 +76,12 @@ def build_report(args: argparse.Namespace) -> DiffReport:
 
         try:
             semantic = semantic_diff(old, new, _extra_topologies(args.topology))  # type: ignore[arg-type]
-        except ImportError as err:  # a part of the engine not in this build: say so, keep the structural diff
-            notes.append(f"flows were not compared: {err}")
-    return DiffReport(old.label, new.label, structural, semantic, tuple(notes))
+        except NatsimError:
+            raise
+        except Exception as err:  # noqa: BLE001 - the engine failed: keep the (correct) structural answer
+            notes.append(f"flows were not compared: the simulation failed ({type(err).__name__}: {err}); "
+                         "this is a bug, please report it")
+    return DiffReport(old.label, new.label, structural, semantic, tuple(notes), (*old_rs, *new_rs))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ def add_question_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--via", metavar="ADDR", help="with --to host:...: explain only this host address")
     p.add_argument("--netns", metavar="NAME", help="with live: read this network namespace instead of natsim's own")
+    p.add_argument("--lenient", action="store_true", help="leave bad rule lines out (each is listed) instead of stopping")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
@@ -26,7 +27,10 @@ def run(args: argparse.Namespace) -> int:
     from natsim.explain.render_json import dumps
     from natsim.explain.render_text import explain_text
 
-    answer = ask(args.target, args.source, args.destination, args.topology, args.via, fixes=not args.no_fix, netns=args.netns)
+    answer = ask(
+        args.target, args.source, args.destination, args.topology, args.via,
+        fixes=not args.no_fix, netns=args.netns, lenient=args.lenient,
+    )
     print(dumps(answer) if args.json else explain_text(answer), end="" if not args.json else "\n")
     return 0
 

@@ -15,7 +15,10 @@ import argparse
 import json
 import sys
 
-from natsim.parse import parse_file, parse_text
+from pathlib import Path
+
+from natsim.errors import UsageError
+from natsim.parse import is_ipset_text, parse_ipset_text, parse_text
 from natsim.render import json as render_json
 from natsim.render.save import render_ruleset
 
@@ -39,10 +42,22 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     documents = []
     for name in args.files:
-        if name == "-":
-            parsed = parse_text(sys.stdin.read(), "<stdin>", args.lenient, args.family)
-        else:
-            parsed = parse_file(name, args.lenient, args.family)
+        text = _read(name)
+        if is_ipset_text(text):
+            sets = parse_ipset_text(text, name if name != "-" else "<stdin>")
+            entries = sum(len(s.entries) for s in sets.sets)
+            print(f"{sets.source}: ipset save, {len(sets.sets)} sets, {entries} entries", file=sys.stderr)
+            if args.format == "json":
+                documents.append({"source": sets.source, "ipsets": [
+                    {"name": s.name, "type": s.type, "options": list(s.options),
+                     "entries": [e.element for e in s.entries]} for s in sets.sets]})
+            else:
+                for s in sets.sets:
+                    print(" ".join(["create", s.name, s.type, *s.options]))
+                    for e in s.entries:
+                        print(" ".join(["add", s.name, e.element, *e.options]))
+            continue
+        parsed = parse_text(text, name if name != "-" else "<stdin>", args.lenient, args.family)
         for diag in parsed.diagnostics:
             print(diag.render(), file=sys.stderr)
         rs = parsed.ruleset
@@ -54,7 +69,16 @@ def run(args: argparse.Namespace) -> int:
             documents.append(render_json.ruleset(rs))
         else:
             sys.stdout.write(render_ruleset(rs, counters=not args.no_counters))
-    if args.format == "json":
+    if args.format == "json" and documents:
         json.dump(documents[0] if len(documents) == 1 else documents, sys.stdout, indent=2)
         sys.stdout.write("\n")
     return 0
+
+
+def _read(name: str) -> str:
+    if name == "-":
+        return sys.stdin.read()
+    try:
+        return Path(name).read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError as err:
+        raise UsageError(f"{name}: cannot read: {err.strerror or err}") from None

@@ -10,10 +10,13 @@ import argparse
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from natsim.errors import UsageError
-from natsim.topology.snapshot import SNAPSHOT_FILES, SnapshotFile
+from natsim.topology.docker_inspect import parse_container_inspect
+from natsim.topology.snapshot import CONTAINER_FILES, CONTAINERS_DIR, SNAPSHOT_FILES, read_snapshot
+from natsim.topology.summary import render_topology
 
 TIMEOUT = 30.0
 
@@ -28,18 +31,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("directory", metavar="DIR", help="directory to write (created if missing)")
     p.add_argument("--netns", metavar="NAME", help="collect inside the named network namespace (ip netns)")
     p.add_argument("--no-docker", action="store_true", help="do not ask the Docker daemon")
+    p.add_argument("--show", action="store_true",
+                   help="write nothing: read the snapshot in DIR and print the topology natsim sees"
+                   " (with what the rules imply, conflicts, assumptions and missing files)")
+    p.add_argument("--topology", metavar="FILE", action="append", default=[],
+                   help="with --show: also a TOML topology or docker inspect JSON file (repeatable; later wins)")
     p.set_defaults(func=run)
 
 
-def _argv(f: SnapshotFile, netns: str | None) -> list[str] | None:
-    """The command for one file, run inside ``netns`` when given; None when its tool is absent."""
-    if f.name.startswith("docker"):
-        return None  # the Docker files are collected by _docker
-    if shutil.which(f.command[0]) is None:
-        return None
-    if netns is None:
-        return list(f.command)
-    return ["ip", "netns", "exec", netns, *f.command]
+def _enter_netns(netns: str | None) -> list[str]:
+    """The argv prefix that runs a command inside ``ip netns`` NAME (empty: natsim's own namespace)."""
+    return [] if netns is None else ["ip", "netns", "exec", netns]
+
+
+def _enter_path(path: str) -> list[str]:
+    """The argv prefix that runs a command inside the network namespace at ``path`` (a Docker SandboxKey)."""
+    return ["nsenter", f"--net={path}"]
 
 
 def _run(argv: list[str]) -> tuple[int, str, str]:
@@ -50,6 +57,29 @@ def _run(argv: list[str]) -> tuple[int, str, str]:
     except OSError as err:
         return 127, "", str(err)
     return p.returncode, p.stdout, p.stderr
+
+
+def collect_namespace(directory: Path, enter: list[str], names: Sequence[str] | None = None) -> list[str]:
+    """Write the namespace files (``names``, default all but Docker's) by running their commands after ``enter``.
+
+    Returns one line per file that could not be written.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    report: list[str] = []
+    for f in SNAPSHOT_FILES:
+        if f.name.startswith("docker") or (names is not None and f.name not in names):
+            continue
+        if shutil.which(f.command[0]) is None or (enter and shutil.which(enter[0]) is None):
+            tool = f.command[0] if shutil.which(f.command[0]) is None else enter[0]
+            report.append(f"{tool}: not installed; {directory / f.name} not written (natsim cannot know {f.tells})")
+            continue
+        rc, out, err = _run(enter + list(f.command))
+        if rc != 0 and not (f.name == "sysctl.txt" and out):  # sysctl -a exits non-zero on unreadable keys
+            report.append(f"{' '.join(f.command)} failed ({err.strip().splitlines()[-1] if err.strip() else rc});"
+                          f" {directory / f.name} not written")
+            continue
+        (directory / f.name).write_text(out, encoding="utf-8")
+    return report
 
 
 def _docker(directory: Path, report: list[str]) -> None:
@@ -74,32 +104,72 @@ def _docker(directory: Path, report: list[str]) -> None:
         (directory / file).write_text(text, encoding="utf-8")
 
 
+def collect_containers(directory: Path, sandboxes: dict[str, str]) -> list[str]:
+    """``containers/NAME/`` for each running container NAME whose network namespace is at the given path."""
+    report: list[str] = []
+    for name, path in sorted(sandboxes.items()):
+        if not Path(path).exists():
+            report.append(f"container {name}: its namespace {path} is not there; containers/{name}/ not written")
+            continue
+        report += collect_namespace(directory / CONTAINERS_DIR / name, _enter_path(path), CONTAINER_FILES)
+    return report
+
+
+def _sandboxes(directory: Path) -> dict[str, str]:
+    """Running containers with a namespace of their own, from the docker-inspect.json just written."""
+    f = directory / "docker-inspect.json"
+    if not f.is_file():
+        return {}
+    out = {}
+    for c in parse_container_inspect(f.read_text(encoding="utf-8"), str(f)):
+        if c.sandbox and c.running is not False and c.mode == "bridge":
+            out[c.name] = c.sandbox
+    return out
+
+
 def collect(directory: Path, netns: str | None = None, docker: bool = True) -> list[str]:
     """Write the snapshot files into ``directory``; returns one line per file that could not be written."""
-    directory.mkdir(parents=True, exist_ok=True)
-    report: list[str] = []
     if netns is not None and not Path("/run/netns", netns).exists():
         raise UsageError(f"network namespace {netns!r} does not exist (see `ip netns list`)")
-    for f in SNAPSHOT_FILES:
-        if f.name.startswith("docker"):
-            continue
-        argv = _argv(f, netns)
-        if argv is None:
-            report.append(f"{f.command[0]}: not installed; {f.name} not written (natsim cannot know {f.tells})")
-            continue
-        rc, out, err = _run(argv)
-        if rc != 0 and not (f.name == "sysctl.txt" and out):  # sysctl -a exits non-zero on unreadable keys
-            report.append(f"{' '.join(f.command)} failed ({err.strip().splitlines()[-1] if err.strip() else rc});"
-                          f" {f.name} not written")
-            continue
-        (directory / f.name).write_text(out, encoding="utf-8")
+    report = collect_namespace(directory, _enter_netns(netns))
     if docker:
         _docker(directory, report)
+        if netns is None:
+            report += collect_containers(directory, _sandboxes(directory))
     return report
+
+
+def show(directory: Path, topology_files: list[str]) -> str:
+    """The topology natsim reads from a snapshot directory (plus --topology files), as text."""
+    from natsim.parse import parse_file
+    from natsim.topology.docker_inspect import load_docker_json
+    from natsim.topology.infer import infer_topology
+    from natsim.topology.merge import merge
+    from natsim.topology.toml_file import load_toml
+
+    snap = read_snapshot(directory)
+    parts = [snap.topology]
+    for name in topology_files:
+        path = Path(name)
+        if not path.is_file():
+            raise UsageError(f"--topology {name}: no such file")
+        parts.append(load_toml(path) if path.suffix == ".toml" else load_docker_json(path))
+    rulesets = {}
+    for path in (snap.iptables, snap.ip6tables):
+        if path is not None:
+            rs = parse_file(path).ruleset
+            if rs.tables:
+                rulesets[rs.family] = rs
+    topo = infer_topology(rulesets, merge(*parts))
+    head = f"snapshot {directory}: {len(snap.present)} files read ({', '.join(snap.present)})\n"
+    return head + render_topology(topo)
 
 
 def run(args: argparse.Namespace) -> int:
     directory = Path(args.directory)
+    if args.show:
+        sys.stdout.write(show(directory, args.topology))
+        return 0
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory}: exists and is not a directory")
     report = collect(directory, args.netns, docker=not args.no_docker)

@@ -13,7 +13,10 @@ def run(args: argparse.Namespace) -> int:
     from natsim.explain.render_json import answer_json
     from natsim.explain.render_text import trace_text
 
-    answer = ask(args.target, args.source, args.destination, args.topology, args.via, fixes=False, netns=args.netns)
+    answer = ask(
+        args.target, args.source, args.destination, args.topology, args.via,
+        fixes=False, netns=args.netns, lenient=args.lenient,
+    )
     if args.json:
         print(json.dumps(answer_json(answer), indent=2))
     else:

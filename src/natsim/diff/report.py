@@ -8,9 +8,9 @@ from typing import Any
 
 from natsim.diff.semantic import FlowChange, SemanticDiff, unexercised
 from natsim.diff.structural import ChainChange, RuleChange, StructuralDiff
-from natsim.engine.result import FlowResult, Step
+from natsim.engine.result import FlowResult, Outcome, Step
 from natsim.model.location import UNKNOWN_LOCATION
-from natsim.model.ruleset import Rule
+from natsim.model.ruleset import Rule, Ruleset
 from natsim.render.save import render_rule
 
 _SIGN = {"added": "+", "removed": "-", "changed": "~", "moved": ">", "counters": "#"}
@@ -23,6 +23,7 @@ class DiffReport:
     structural: StructuralDiff
     semantic: SemanticDiff | None  # None: not run (--structural, or the engine is unavailable)
     notes: tuple[str, ...] = field(default=())
+    rulesets: tuple[Ruleset, ...] = field(default=(), compare=False)  # both sides' (to tell which sets rules use)
 
     @property
     def equal(self) -> bool:
@@ -33,7 +34,7 @@ class DiffReport:
         """Structural changes that no compared flow evaluated (so agreeing flows cannot vouch for them)."""
         if self.semantic is None:
             return []
-        return unexercised(self.structural, self.semantic)
+        return unexercised(self.structural, self.semantic, self.rulesets)
 
     @property
     def equivalent(self) -> bool:
@@ -71,7 +72,7 @@ def _rule_lines(c: RuleChange) -> list[str]:
         assert c.old is not None and c.new is not None
         return [f"  {sign} counters {c.old.counters} -> {c.new.counters} at {c.new_index}: {_rule(c.new, chain)}"]
     return [
-        f"  {sign} changed {c.old_index} -> {c.new_index}:",
+        f"  {sign} changed {c.old_index} -> {c.new_index} ({', '.join(c.differs) or 'options'} differ):",
         f"      was {_rule(c.old, chain)}   [{_where(c.old)}]",
         f"      now {_rule(c.new, chain)}   [{_where(c.new)}]",
     ]
@@ -114,12 +115,20 @@ def describe_step(step: Step | None) -> str:
     return f"{step.kind}: {step.note}" if step.note else step.kind
 
 
+def _decider(o: Outcome) -> str:
+    if o.deciding is None:
+        if o.via_proxy:
+            return "docker-proxy (no rule decided: the host's proxy answered)"
+        return o.reason or "no deciding step"
+    return describe_step(o.deciding)
+
+
 def _result_line(tag: str, r: FlowResult) -> list[str]:
     lines = []
     for o in r.outcomes:
         dest = f" to {o.destination}:{o.destination_port}" if o.destination is not None else ""
         seen = f", server sees {o.seen_source}" if o.seen_source is not None else ""
-        lines.append(f"    {tag}: {o.verdict}{dest}{seen}; deciding: {describe_step(o.deciding)}")
+        lines.append(f"    {tag}: {o.verdict}{dest}{seen}; deciding: {_decider(o)}")
     return lines
 
 
@@ -197,7 +206,7 @@ def _outcomes_json(r: FlowResult) -> list[dict[str, Any]]:
             "destination_port": o.destination_port,
             "seen_source": str(o.seen_source) if o.seen_source is not None else None,
             "server": o.server,
-            "deciding": describe_step(o.deciding),
+            "deciding": _decider(o),
             "reason": o.reason,
         }
         for o in r.outcomes
@@ -224,6 +233,7 @@ def render_json(r: DiffReport) -> str:
             "rules": [
                 {"kind": c.kind, "family": c.place.family, "table": c.place.table, "chain": c.place.chain,
                  "old_index": c.old_index, "new_index": c.new_index, "similarity": c.similarity,
+                 "differs": list(c.differs),
                  "old": _rule_json(c.old, c.place.chain), "new": _rule_json(c.new, c.place.chain)}
                 for c in s.rules
             ],

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from natsim.diff.sides import Side
+from natsim.diff.structural import StructuralDiff, rule_identity
 from natsim.engine.flow import Flow
 from natsim.engine.result import FlowResult, Outcome
+from natsim.model.matches import Set as SetMatch
+from natsim.model.ruleset import Rule, Ruleset
 from natsim.topology.model import Topology
-
-if TYPE_CHECKING:
-    from natsim.diff.structural import StructuralDiff
 
 #: One outcome as the diff compares it: verdict, where the request went, who the server saw.
 OutcomeKey = tuple[str, str | None, int | None, str | None, str | None]
@@ -103,8 +102,6 @@ def shared_topology(old: Side, new: Side, extra: Sequence[Topology] = ()) -> tup
 
 def reached(results: Sequence[FlowResult], family: int) -> set[Reached]:
     """Every rule and chain policy the packets of these results were evaluated against."""
-    from natsim.diff.structural import rule_identity
-
     out: set[Reached] = set()
     for r in results:
         for o in r.outcomes:
@@ -155,10 +152,16 @@ def semantic_diff(old: Side, new: Side, extra_topologies: Sequence[Topology] = (
                         frozenset(reached_old), frozenset(reached_new))
 
 
-def unexercised(structural: "StructuralDiff", semantic: SemanticDiff) -> list[str]:
-    """The structural changes no compared flow evaluated: flows agreeing says nothing about them."""
-    from natsim.diff.structural import rule_identity
+def _set_names(rs: Ruleset) -> set[str]:
+    return {
+        m.match_set.value[0]
+        for t in rs.tables for c in t.chains for r in c.rules for m in r.matches
+        if isinstance(m, SetMatch) and m.match_set is not None
+    }
 
+
+def unexercised(structural: StructuralDiff, semantic: SemanticDiff, rulesets: Sequence[Ruleset] = ()) -> list[str]:
+    """The structural changes no compared flow evaluated: flows agreeing says nothing about them."""
     out: list[str] = []
     for c in structural.rules:
         if c.kind == "counters":
@@ -178,7 +181,17 @@ def unexercised(structural: "StructuralDiff", semantic: SemanticDiff) -> list[st
         hit = any((p.family, p.table, p.chain, rule_identity(r)) in seen for seen, r in rules)
         hit = hit or (p.family, p.table, p.chain, None) in semantic.reached_old | semantic.reached_new
         if not hit:
-            out.append(f"chain {p.chain} ({ch.kind}) of {p}")
+            out.append(f"chain {ch.kind}: {p}")
+    used_sets = {
+        m.match_set.value[0]
+        for key in semantic.reached_old | semantic.reached_new
+        if isinstance(key[3], Rule)
+        for m in key[3].matches
+        if isinstance(m, SetMatch) and m.match_set is not None
+    }
+    referenced = {name for rs in rulesets for name in _set_names(rs)}
+    # A set no rule names cannot change a flow; one that rules name must have been met by a flow.
+    out += [f"ipset {c.name} ({c.kind})" for c in structural.ipsets if c.name in referenced - used_sets]
     for t in structural.tables:
         fam_tab = (t.family, t.table)
         if not any(k[:2] == fam_tab for k in semantic.reached_old | semantic.reached_new):

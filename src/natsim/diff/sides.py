@@ -9,8 +9,6 @@ from natsim.errors import UsageError
 from natsim.model.ruleset import IpSets, Ruleset
 from natsim.topology.model import Topology
 
-SNAPSHOT_RULES = {4: "iptables.rules", 6: "ip6tables.rules"}
-SNAPSHOT_IPSETS = "ipset.txt"
 
 
 @dataclass(frozen=True)
@@ -34,6 +32,9 @@ def parse_live_spec(spec: str, netns: str | None) -> str | None | bool:
 
 
 def _read_snapshot(path: Path) -> Side:
+    """The snapshot's rules and sets, and the topology it records (not yet completed by inference)."""
+    from natsim.explain.inputs import IPSET_FILE as SNAPSHOT_IPSETS
+    from natsim.explain.inputs import RULES_FILES as SNAPSHOT_RULES
     from natsim.parse import parse_file, parse_ipset_file
     from natsim.topology.snapshot import read_snapshot
 

@@ -46,6 +46,7 @@ class RuleChange:
     old: Rule | None
     new: Rule | None
     similarity: float | None = None  # for "changed"
+    differs: tuple[str, ...] = ()  # for "changed": the options that differ ("-m tcp --dport", "-j ACCEPT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,32 +96,44 @@ def rule_identity(rule: Rule) -> Rule:
     return dataclasses.replace(rule, counters=None) if rule.counters is not None else rule
 
 
+_HEADER_FLAGS = {"source": "-s", "destination": "-d", "in_interface": "-i", "out_interface": "-o",
+                 "protocol": "-p", "fragment": "-f"}
+
+
 def _features(obj: object, prefix: str) -> Iterable[tuple[str, object]]:
     fields = option_fields(type(obj))
     if fields:
-        for name, _spec in fields:
+        for name, spec in fields:
             value = getattr(obj, name)
             if value is not None:
-                yield (f"{prefix}.{name}", value)
+                yield (f"{prefix} {spec.canonical}", value)
     elif dataclasses.is_dataclass(obj):
         for f in dataclasses.fields(obj):
-            yield (f"{prefix}.{f.name}", getattr(obj, f.name))
+            yield (f"{prefix} {f.name}", getattr(obj, f.name))
     yield (prefix, None)  # the module/target itself
 
 
 def rule_features(rule: Rule) -> frozenset[tuple[str, object]]:
     """The options of a rule as (where, value) pairs; two rules' overlap measures their similarity."""
     out: set[tuple[str, object]] = set()
-    for name in ("source", "destination", "in_interface", "out_interface", "protocol", "fragment"):
+    for name, flag in _HEADER_FLAGS.items():
         value = getattr(rule, name)
         if value is not None:
-            out.add((name, value))
+            out.add((flag, value))
     for i, match in enumerate(rule.matches):
         name = getattr(match, "module", type(match).__name__)
-        out.update(_features(match, f"-m {name}#{sum(1 for m in rule.matches[:i] if m == match)}"))
+        nth = sum(1 for m in rule.matches[:i] if getattr(m, "module", None) == name)
+        out.update(_features(match, f"-m {name}" + (f"#{nth + 1}" if nth else "")))
     if rule.target is not None:
         out.update(_features(rule.target, f"-j {rule.target.name}"))
     return frozenset(out)
+
+
+def differing_options(a: Rule, b: Rule) -> tuple[str, ...]:
+    """Which options two rules disagree on, by where they sit (``-m tcp --dport``, ``-j``, ``-s``)."""
+    fa, fb = rule_features(a), rule_features(b)
+    keys = {k for k, _v in fa ^ fb}
+    return tuple(sorted(k for k in keys if not any(other != k and other.startswith(k + " ") for other in keys)))
 
 
 def similarity(a: Rule, b: Rule) -> float:
@@ -159,6 +172,11 @@ def _candidate_pairs(old: Sequence[Rule], new: Sequence[Rule], removed: list[int
     return out
 
 
+def _counted(a: object, b: object) -> bool:
+    """Counters differ, and both sides have them (a file without ``-c`` says nothing about counters)."""
+    return a is not None and b is not None and a != b
+
+
 def _chain_rules(place: Place, old: Sequence[Rule], new: Sequence[Rule], counters: bool) -> list[RuleChange]:
     a = [rule_identity(r) for r in old]
     b = [rule_identity(r) for r in new]
@@ -171,7 +189,7 @@ def _chain_rules(place: Place, old: Sequence[Rule], new: Sequence[Rule], counter
             i, j = block.a + k, block.b + k
             matched_old.add(i)
             matched_new.add(j)
-            if counters and old[i].counters != new[j].counters:
+            if counters and _counted(old[i].counters, new[j].counters):
                 out.append(RuleChange("counters", place, i + 1, j + 1, old[i], new[j]))
     removed = [i for i in range(len(old)) if i not in matched_old]
     added = [j for j in range(len(new)) if j not in matched_new]
@@ -199,7 +217,8 @@ def _chain_rules(place: Place, old: Sequence[Rule], new: Sequence[Rule], counter
             continue
         paired_old.add(i)
         paired_new.add(j)
-        out.append(RuleChange("changed", place, i + 1, j + 1, old[i], new[j], round(score, 3)))
+        out.append(RuleChange("changed", place, i + 1, j + 1, old[i], new[j], round(score, 3),
+                              differing_options(old[i], new[j])))
     out += [RuleChange("removed", place, i + 1, None, old[i], None) for i in still_removed if i not in paired_old]
     out += [RuleChange("added", place, None, j + 1, None, new[j]) for j in added if j not in paired_new]
     out.sort(key=lambda c: (c.old_index or c.new_index or 0, c.new_index or 0))
@@ -218,7 +237,7 @@ def _table_diff(family: int, old: Table, new: Table, counters: bool) -> tuple[li
             continue
         if a.policy != b.policy:
             chains.append(ChainChange("policy", place, a, b))
-        elif counters and a.counters != b.counters:
+        elif counters and _counted(a.counters, b.counters):
             chains.append(ChainChange("counters", place, a, b))
         rules += _chain_rules(place, a.rules, b.rules, counters)
     return chains, rules

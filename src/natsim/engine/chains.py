@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
 from natsim.engine.branches import Option
-from natsim.engine.matches import Chance, evaluate, protocol_matches, proto_number
+from natsim.engine.matches import Chance, evaluate, proto_number
 from natsim.engine.packet import Packet
 from natsim.engine.result import Step
 from natsim.engine.targets import Action, NatBinding, perform
@@ -58,7 +58,7 @@ class CChain:
         if index is None:
             return range(len(self.rules))
         present = [self.generic] if self.generic else []
-        for key in (("dst", p.dst), ("port", (proto_number(p.proto), p.dport)) if p.dport is not None else None,
+        for key in (("dst", int(p.dst)), ("port", (proto_number(p.proto), p.dport)) if p.dport is not None else None,
                     ("out", p.out_iface), ("in", p.in_iface)):
             if key is not None:
                 hit = index.get(key)
@@ -126,7 +126,7 @@ def _keys(r: Rule) -> list[tuple[str, Any]]:
     if r.destination is not None and not r.destination.negated:
         net = r.destination.value
         if net.prefixlen == net.max_prefixlen:
-            return [("dst", net.network_address)]
+            return [("dst", int(net.network_address))]
     if r.protocol is not None and not r.protocol.negated:
         pnum = proto_number(r.protocol.value)
         for x in r.matches:
@@ -145,7 +145,11 @@ def _checks(r: Rule) -> tuple[Check, ...]:
     checks: list[Check] = []
     if r.protocol is not None:
         proto, neg = r.protocol.value, r.protocol.negated
-        checks.append(lambda p, env: protocol_matches(proto, p.proto) != neg)
+        if proto in ("all", "0"):
+            checks.append(lambda p, env: not neg)
+        else:
+            pnum = proto_number(proto)
+            checks.append(lambda p, env: (proto_number(p.proto) == pnum) != neg)
     if r.source is not None:
         snet, sneg = r.source.value, r.source.negated
         checks.append(lambda p, env: (p.src in snet) != sneg)

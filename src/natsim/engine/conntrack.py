@@ -42,6 +42,17 @@ class CtTable:
             e.status.add("SEEN_REPLY")
         return self._conn(e, is_reply)
 
+    def related(self, p: Packet) -> Conn | None:
+        """An ICMP error or REJECT's reset: the entry of the packet it answers, in the reply direction (RELATED)."""
+        t = p.related_to
+        assert t is not None
+        hit = self.by_tuple.get(t) or self.by_tuple.get(t.inverted())
+        if hit is None:
+            return None
+        e, _ = hit
+        c = self._conn(e, True)
+        return Conn("RELATED", c.original, c.reply, c.status, True, c.mark)
+
     def entry_of(self, p: Packet) -> Entry | None:
         hit = self.by_tuple.get(p.tuple()) if p.conn is None else None
         if hit is not None:
@@ -93,6 +104,8 @@ class CtTable:
     def _refresh(self, e: Entry, p: Packet) -> Packet:
         assert p.conn is not None
         c = self._conn(e, p.conn.is_reply)
+        if p.conn.state == "RELATED":
+            c = Conn("RELATED", c.original, c.reply, c.status, c.is_reply, c.mark)
         return p if c == p.conn else p.with_(conn=c)
 
     def set_mark(self, p: Packet, mark: int) -> Conn | None:

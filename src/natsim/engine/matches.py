@@ -55,11 +55,17 @@ def semantics(cls: type) -> Callable[[MatchFn], MatchFn]:
     return register
 
 
+_PROTO_CACHE: dict[str, int | None] = {}
+
+
 def proto_number(name: str) -> int | None:
-    name = name.lower()
-    if name.isdigit():
-        return int(name)
-    return PROTO_NUMBERS.get(name)
+    got = _PROTO_CACHE.get(name, -1)
+    if got != -1:
+        return got  # type: ignore[return-value]
+    low = name.lower()
+    value = int(low) if low.isdigit() else PROTO_NUMBERS.get(low)
+    _PROTO_CACHE[name] = value
+    return value
 
 
 def protocol_matches(rule_proto: str, packet_proto: str) -> bool:

@@ -7,7 +7,8 @@ can show the packet before and after every step.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field, fields, replace
+import operator
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from natsim.model.values import IPAddress
@@ -67,21 +68,30 @@ class Packet:
     conn: Conn | None = None
     src_mac: str | None = None
     pkt_type: str = "unicast"
+    #: For an ICMP error (or a REJECT's RST): the tuple of the packet it answers, as sent by the client
+    #: side; conntrack finds the connection through it and treats the error as RELATED.
+    related_to: Tuple5 | None = None
 
     def with_(self, **changes: object) -> "Packet":
         """A copy with some fields changed (a fast ``dataclasses.replace``: the walk makes many)."""
+        values = list(_GET_ALL(self))
+        for name, value in changes.items():
+            index = _FIELD_INDEX.get(name)
+            if index is None:
+                raise TypeError(f"Packet has no field {name!r}")
+            values[index] = value
         new = object.__new__(Packet)
-        for name in _PACKET_FIELDS:
-            object.__setattr__(new, name, changes.pop(name) if name in changes else getattr(self, name))
-        if changes:
-            raise TypeError(f"Packet has no field(s) {', '.join(changes)}")
+        for setter, value in zip(_SETTERS, values):
+            setter(new, value)
         return new
 
     def tuple(self) -> Tuple5:
         return Tuple5(self.src, self.dst, self.proto, self.sport, self.dport)
 
     def __str__(self) -> str:
-        def ep(a: IPAddress, p: int | None) -> str:
+        def ep(a: IPAddress | None, p: int | None) -> str:
+            if a is None:  # no address chosen yet (e.g. no route to pick a source from)
+                return "?" if p is None else f"?:{p}"
             if p is None:
                 return str(a)
             return f"[{a}]:{p}" if a.version == 6 else f"{a}:{p}"
@@ -102,6 +112,9 @@ class Packet:
 
 
 _PACKET_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Packet))
+_FIELD_INDEX = {name: i for i, name in enumerate(_PACKET_FIELDS)}
+_GET_ALL = operator.attrgetter(*_PACKET_FIELDS)
+_SETTERS = tuple(getattr(Packet, name).__set__ for name in _PACKET_FIELDS)  # the slots' own descriptors
 
 
 def address(text: str) -> IPAddress:

@@ -10,10 +10,11 @@ not matter.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from typing import Any
 
-from natsim.engine.branches import Decider, Option, Taken
+from natsim.engine.branches import Decider, Taken
 from natsim.engine.flow import DEFAULT_SPORT, Flow
 from natsim.engine.network import Network
 from natsim.engine.packet import Packet
@@ -32,6 +33,18 @@ ECHO = {4: ("icmp", 8, 0), 6: ("icmpv6", 128, 129)}
 
 def simulate(net: Network, flow: Flow, max_branches: int = MAX_BRANCHES) -> FlowResult:
     """Every outcome of ``flow`` on ``net``, with the assumptions the answer rests on."""
+    # A trace allocates many small objects; with a big ruleset in memory the cyclic collector's full
+    # passes would cost more than the walk itself.  Collect once afterwards instead.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _simulate(net, flow, max_branches)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _simulate(net: Network, flow: Flow, max_branches: int) -> FlowResult:
     world = net.world
     if world.resolve_namespace(flow.source) is None:
         known = ", ".join(sorted(world.namespaces))
@@ -94,14 +107,22 @@ def _connection_outcome(run: Run, flow: Flow) -> Outcome:
         p = Packet(addr.version, None, addr, p0.proto, PROXY_SPORT, port,
                    tcp_flags=frozenset({"SYN"}) if p0.proto == "tcp" else frozenset())
         conn = _connect(run, host, p, legs, None)
+        if not conn.ok and conn.end is not None and p0.proto == "tcp" and conn.end.end in ("refused", "unreachable"):
+            e = conn.end  # docker-proxy accepted, then closes the client's connection: its backend refused
+            conn.end = LegEnd(e.kind, e.ns, e.packet, e.step, e.reason + "; docker-proxy closes the client's "
+                              "connection", "closed", e.extra)
+    if not conn.ok and conn.end is not None and flow.is_icmp and conn.end.end == "refused":
+        e = conn.end
+        conn.end = LegEnd(e.kind, e.ns, e.packet, e.step, e.reason, "unreachable", e.extra)
     return _outcome(run, conn, legs, via_proxy)
 
 
 def _connect(run: Run, ns: Ns, p0: Packet, legs: list[Leg], in_iface: str | None) -> _Conn:
     # request
-    sent = _leg(run, legs, "request", lambda: _originate(run, ns, p0, in_iface), None)
-    end, first = sent
+    end, first = _leg(run, legs, "request", lambda: _originate(run, ns, p0, in_iface), None)
     if end.kind != "arrived" or end.packet is None:
+        if end.kind == "dropped" and isinstance(end.extra, tuple) and end.extra[0] == "reject" and first is not None:
+            end = _error_leg(run, legs, ns, first, end, _rejection(end.packet, end.extra[1], run.world.ns(end.ns)))
         return _Conn(legs, False, end)
     assert first is not None
     at_server = end.packet
@@ -110,7 +131,8 @@ def _connect(run: Run, ns: Ns, p0: Packet, legs: list[Leg], in_iface: str | None
     if kind == "refused":
         step = Step("deliver", server.name, packet=at_server, note=info)
         legs[-1] = Leg("request", legs[-1].steps + (step,), False, step)
-        return _Conn(legs, False, LegEnd("refused", server.name, at_server, step, info, "refused"))
+        refused = LegEnd("refused", server.name, at_server, step, info, "refused")
+        return _Conn(legs, False, _error_leg(run, legs, ns, first, refused, _no_listener(at_server)))
     step = Step("proxy" if kind == "proxy" else "deliver", server.name, packet=at_server, note=info)
     legs[-1] = Leg("request", legs[-1].steps + (step,), True, step)
     # reply
@@ -118,18 +140,79 @@ def _connect(run: Run, ns: Ns, p0: Packet, legs: list[Leg], in_iface: str | None
     want = Packet(first.family, first.dst, first.src, first.proto, first.dport, first.sport)
     end_r, _ = _leg(run, legs, "reply", lambda: run.send_local(server, reply), Expect(ns.name, want))
     if end_r.kind != "delivered":
-        return _Conn(legs, False, end_r)
+        return _Conn(legs, False, _silent(end_r))
     # the client's ACK (TCP): the first packet of the ESTABLISHED connection
     if first.proto == "tcp":
         ack = first.with_(tcp_flags=frozenset({"ACK"}), conn=None, in_iface=None, out_iface=None)
         at = Packet(at_server.family, at_server.src, at_server.dst, at_server.proto, at_server.sport, at_server.dport)
         end_a, _ = _leg(run, legs, "request", lambda: _originate(run, ns, ack, in_iface), Expect(server.name, at))
         if end_a.kind != "delivered":
-            return _Conn(legs, False, end_a)
+            return _Conn(legs, False, _silent(end_a))
     if kind == "proxy":
-        return _Conn(legs, True, LegEnd("proxy", server.name, at_server, step, info, extra=_proxy_target(run, server, at_server)),
-                     server.name, at_server)
-    return _Conn(legs, True, LegEnd("delivered", server.name, at_server, step, info, "connected"), server.name, at_server)
+        target = _proxy_target(run, server, at_server)
+        proxied = LegEnd("proxy", server.name, at_server, step, info, extra=target)
+        return _Conn(legs, True, proxied, server.name, at_server)
+    done = LegEnd("delivered", server.name, at_server, step, info, "connected")
+    return _Conn(legs, True, done, server.name, at_server)
+
+
+def _silent(end: LegEnd) -> LegEnd:
+    """A lost reply or ACK: whatever stopped it, the client only ever sees silence (decision 0067)."""
+    if end.end in ("refused", "unreachable"):
+        return LegEnd(end.kind, end.ns, end.packet, end.step, end.reason + " (the client sees no answer)", "timeout",
+                      end.extra)
+    return end
+
+
+REJECT_CODES = {  # --reject-with -> (ICMP type, code, what connect() reports)
+    "icmp-net-unreachable": (3, 0, "unreachable"), "icmp-host-unreachable": (3, 1, "unreachable"),
+    "icmp-proto-unreachable": (3, 2, "unreachable"), "icmp-port-unreachable": (3, 3, "refused"),
+    "icmp-net-prohibited": (3, 9, "unreachable"), "icmp-host-prohibited": (3, 10, "unreachable"),
+    "icmp-admin-prohibited": (3, 13, "unreachable"),
+    "icmp6-no-route": (1, 0, "unreachable"), "no-route": (1, 0, "unreachable"),
+    "icmp6-adm-prohibited": (1, 1, "unreachable"), "adm-prohibited": (1, 1, "unreachable"),
+    "icmp6-addr-unreachable": (1, 3, "unreachable"), "addr-unreach": (1, 3, "unreachable"),
+    "icmp6-port-unreachable": (1, 4, "refused"), "port-unreach": (1, 4, "refused"),
+}
+
+
+def _rejection(p: Packet | None, reject_with: str | None, where: Ns) -> Packet | None:
+    """The packet a REJECT sends back (ipt_REJECT / nf_reject): a RST, or an ICMP error."""
+    if p is None:
+        return None
+    if reject_with == "tcp-reset" and p.proto == "tcp":
+        return Packet(p.family, p.dst, p.src, "tcp", p.dport, p.sport, tcp_flags=frozenset({"RST", "ACK"}),
+                      related_to=p.tuple())
+    icmp_type, code, _ = REJECT_CODES.get(reject_with or "", (3, 3, "refused") if p.family == 4 else (1, 4, "refused"))
+    src = p.dst if where.is_local(p.dst) else None  # icmp_send: a local destination answers from itself
+    return Packet(p.family, src, p.src, "icmp" if p.family == 4 else "icmpv6", icmp_type=icmp_type, icmp_code=code,
+                  tcp_flags=frozenset(), related_to=p.tuple())
+
+
+def _no_listener(p: Packet) -> Packet | None:
+    """What a namespace answers when nothing listens: TCP's RST (tcp_v4_send_reset), UDP's port unreachable."""
+    if p.proto == "tcp":
+        return Packet(p.family, p.dst, p.src, "tcp", p.dport, p.sport, tcp_flags=frozenset({"RST", "ACK"}))
+    if p.proto in ("udp", "udplite", "sctp"):
+        return Packet(p.family, p.dst, p.src, "icmp" if p.family == 4 else "icmpv6",
+                      icmp_type=3 if p.family == 4 else 1, icmp_code=3 if p.family == 4 else 4, tcp_flags=frozenset(),
+                      related_to=p.tuple())
+    return None
+
+
+def _error_leg(run: Run, legs: list[Leg], client: Ns, first: Packet, end: LegEnd, err: Packet | None) -> LegEnd:
+    """Walk the refusal back to the client: rules and NAT apply to it too (decision 0067)."""
+    if err is None:
+        return end
+    origin = run.world.ns(end.ns)
+    loose = err.proto != "tcp"
+    want = Packet(first.family, first.dst, first.src, first.proto, first.dport, first.sport)
+    back, _ = _leg(run, legs, "reply", lambda: run.send_local(origin, err), Expect(client.name, want, loose))
+    if back.kind == "delivered":
+        return end
+    return LegEnd(end.kind, end.ns, end.packet, end.step,
+                  end.reason + f"; the {'reset' if err.proto == 'tcp' else 'ICMP error'} never reaches the client "
+                  f"({back.reason})", "timeout", end.extra)
 
 
 def _leg(run: Run, legs: list[Leg], direction: str, go: Any, expect: Expect | None) -> tuple[LegEnd, Packet | None]:
@@ -298,22 +381,28 @@ def _outcome(run: Run, conn: _Conn, legs: list[Leg], via_proxy: bool) -> Outcome
 
 
 def _deciding_accept(legs: list[Leg]) -> Step | None:
-    """For a reachable flow: the last filter rule that accepted the request, else the last NAT step."""
-    best: Step | None = None
+    """For a reachable flow: the last filter rule that accepted a request, else the last DNAT rule,
+    else the step that delivered it (a policy ACCEPT decides nothing worth citing)."""
+    accept: Step | None = None
     nat: Step | None = None
+    delivered: Step | None = None
     for leg in legs:
-        if leg.direction != "request":
-            continue
+        if leg.direction != "request" or _is_ack_leg(leg):
+            continue  # the ACK is accepted as ESTABLISHED: the NEW packet's rules are the ones that decide
         for s in leg.steps:
-            if s.kind == "rule" and s.matched is True and s.table == "filter" and isinstance(
-                s.rule.target if s.rule else None, Accept):
-                best = s
-            if s.kind == "rule" and s.matched is True and s.table == "nat" and s.rule is not None and \
-                    type(s.rule.target).__name__ in ("Dnat", "Redirect", "Netmap"):
-                nat = s
-        if best is not None:
-            break
-    return best or nat
+            if s.kind == "rule" and s.matched is True and s.rule is not None:
+                if s.table == "filter" and isinstance(s.rule.target, Accept):
+                    accept = s
+                elif s.table == "nat" and type(s.rule.target).__name__ in ("Dnat", "Redirect", "Netmap"):
+                    nat = s
+            elif s.kind in ("deliver", "proxy") and delivered is None:
+                delivered = s
+    return accept or nat or delivered
+
+
+def _is_ack_leg(leg: Leg) -> bool:
+    first = next((s.packet for s in leg.steps if s.packet is not None), None)
+    return first is not None and first.proto == "tcp" and "SYN" not in first.tcp_flags
 
 
 def _signature(o: Outcome) -> tuple[Any, ...]:
@@ -341,7 +430,9 @@ def _merge(results: list[tuple[list[Taken], Outcome, list[str]]]) -> list[Outcom
             sibs = [j for j, it in enumerate(items) if it[0][:-1] == path[:-1] and it[0] and it[0][-1][0] == key]
             if len(sibs) < 2 or any(_signature(items[j][1]) != _signature(o) for j in sibs):
                 continue
-            total = sum(items[j][3] for j in sibs)
+            statistic = taken[-1].option.probability is not None
+            # a statistic draw's branches add up; an unknown fact's branches are the same draw seen twice
+            total = sum(items[j][3] for j in sibs) if statistic else max(items[j][3] for j in sibs)
             merged = (path[:-1], o, taken[:-1], total)
             items = [it for j, it in enumerate(items) if j not in sibs]
             items.insert(min(sibs), merged)

@@ -87,7 +87,8 @@ def _jump(tg: t.Jump, p: Packet, env: TargetEnv) -> Action:
 
 @semantics(t.Reject)
 def _reject(tg: t.Reject, p: Packet, env: TargetEnv) -> Action:
-    return Action("reject", reject_with=tg.reject_with or ("icmp-port-unreachable" if env.family == 4 else "icmp6-port-unreachable"))
+    default = "icmp-port-unreachable" if env.family == 4 else "icmp6-port-unreachable"
+    return Action("reject", reject_with=tg.reject_with or default)
 
 
 def _mark_value(old: int, tg: Any) -> int:
@@ -157,7 +158,8 @@ def _pick(ranges: tuple[NatRange, ...] | None, orig_port: int | None) -> tuple[I
         else:
             port = r.ports.lo
             if r.ports.lo != r.ports.hi:
-                note = (note + "; " if note else "") + f"port range {r.ports}: the kernel picks a free port; natsim shows the first"
+                more = f"port range {r.ports}: the kernel picks a free port; natsim shows the first"
+                note = f"{note}; {more}" if note else more
     return addr, port, note
 
 

@@ -53,10 +53,11 @@ class LegEnd(Exception):
 
 @dataclass
 class Expect:
-    """What a leg should arrive as: in which namespace, with which tuple."""
+    """What a leg should arrive as: in which namespace, with which tuple (``loose``: only the destination)."""
 
     ns: str
     packet: Packet
+    loose: bool = False
 
 
 @dataclass(slots=True)
@@ -179,7 +180,8 @@ class Run:
             raise LegEnd("dropped", ns.name, p, v.step, _why(v, "dropped"), "timeout")
         if v.kind == "reject":
             end = "refused" if (v.reject_with or "").endswith(("port-unreachable", "tcp-reset")) else "unreachable"
-            raise LegEnd("dropped", ns.name, p, v.step, _why(v, f"rejected ({v.reject_with})"), end)
+            raise LegEnd("dropped", ns.name, p, v.step, _why(v, f"rejected ({v.reject_with})"), end,
+                         extra=("reject", v.reject_with))
         return p
 
     # ------------------------------------------------------------------ conntrack and NAT
@@ -197,6 +199,9 @@ class Run:
                 return p
             e = self.ct_table(ns).entry_of(p)
             return self.ct_table(ns)._refresh(e, p) if e is not None else p
+        if p.related_to is not None:
+            conn = self.ct_table(ns).related(p)
+            return p.with_(conn=conn) if conn is not None else p
         return p.with_(conn=self.ct_table(ns).lookup(p))
 
     def nat(self, ns: Ns, crs: CRuleset, hook: str, p: Packet, env: HookEnv) -> Packet:
@@ -243,19 +248,21 @@ class Run:
         if self.first is None:
             self.first = p.with_(in_iface=None, out_iface=None)
         nh = route.gateway or p.dst
-        before = p.dst
+        before, mark = p.dst, p.mark
         p = self.hooks(ns, "OUTPUT", p, nh)
-        if p.dst != before:
+        if p.dst != before or p.mark != mark:  # ipt_mangle_out / nf_nat_ipv4_local_fn: ip_route_me_harder
             route = self._reroute(ns, p)
             out = "lo" if route.type == "local" else route.dev
             p = p.with_(out_iface=out)
             nh = route.gateway or p.dst
-            self.record(Step("route", ns.name, "OUTPUT", packet=p, note="re-routed after NAT: " + _route_note(route, p)))
+            self.record(Step("route", ns.name, "OUTPUT", packet=p,
+                             note="re-routed after OUTPUT changed the packet: " + _route_note(route, p)))
             if p.family == 4 and p.src in LOOPBACK4 and out != "lo":
                 if not self.tri(self._conf(ns, out or "", "route_localnet"), f"route_localnet=1 on {out}",
                                 f"route_localnet=0 on {out}"):
+                    # ip_route_me_harder fails: the hook drops the packet, the client retries until it gives up
                     raise self.stop("dropped", ns.name, p, f"source {p.src} may not leave {out} "
-                                    f"(net.ipv4.conf.{out}.route_localnet=0)", "unreachable")
+                                    f"(net.ipv4.conf.{out}.route_localnet=0)", "timeout")
         p = self.hooks(ns, "POSTROUTING", p, nh)
         self.transmit(ns, p, out or "", nh, route)
 
@@ -381,6 +388,28 @@ class Run:
                             f"accept_local=0 on {iface}"):
                 raise self.stop("dropped", ns.name, p, f"martian source: {p.src} is an address of {ns.name} "
                                 f"but the packet arrived on {iface}")
+            return
+        self._rp_filter(ns, p, iface)
+
+    def _rp_filter(self, ns: Ns, p: Packet, iface: str) -> None:
+        """Reverse-path filter (fib_validate_source): strict wants the route back to the source on ``iface``."""
+        back = ns.lookup(p.src, p.dst, None, p.mark)
+        loose_ok = back is not None and back.type in ("unicast", "local")
+        strict_ok = loose_ok and back is not None and back.dev == iface
+        if strict_ok:
+            return
+        value = ns.topo.ipv4_conf_value(iface, "rp_filter") if ns.topo is not None else Unknown(
+            f"rp_filter of {iface} in {ns.name} is not known")
+        if isinstance(value, Unknown):
+            needed = 1 if loose_ok else 2  # the lowest setting that drops this packet
+            self.note_unknown(value)
+            value = self.decide(value.reason, (
+                Option(0, f"assuming rp_filter < {needed} on {iface} ({value.reason})"),
+                Option(needed, f"assuming rp_filter={needed} on {iface} ({value.reason})")))
+        if value == 1 or (value == 2 and not loose_ok):
+            how = "strict" if value == 1 else "loose"
+            raise self.stop("dropped", ns.name, p, f"reverse-path filter ({how}, rp_filter={value} on {iface}): "
+                            f"the route back to {p.src} " + (f"leaves by {back.dev}" if back else "does not exist"))
 
     def _forward(self, ns: Ns, p: Packet, iface: str, route: RouteV, bridge: tuple[Segment, Member] | None,
                  before: IPAddress) -> None:
@@ -469,7 +498,8 @@ class Run:
         exp = self.expect
         if exp is not None:
             want = exp.packet
-            if ns.name == exp.ns and (p.src, p.sport, p.dst, p.dport) == (want.src, want.sport, want.dst, want.dport):
+            if ns.name == exp.ns and (p.dst == want.dst if exp.loose else
+                                      (p.src, p.sport, p.dst, p.dport) == (want.src, want.sport, want.dst, want.dport)):
                 step = Step("deliver", ns.name, packet=p, note=f"reaches the socket in {ns.name}")
                 self.record(step)
                 raise LegEnd("delivered", ns.name, p, step, "delivered", "connected")

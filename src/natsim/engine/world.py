@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from natsim.engine.tri import Tri, Unknown
 from natsim.model.values import IPAddress, IPNetwork
@@ -19,6 +18,11 @@ from natsim.topology import model as tm
 
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 LOOPBACK4 = ipaddress.ip_network("127.0.0.0/8")
+DEFAULT = {4: ipaddress.ip_network("0.0.0.0/0"), 6: ipaddress.ip_network("::/0")}
+#: The uplink natsim assumes when nothing says what the host's interfaces are (TEST-NET-3).
+ASSUMED_UPLINK = ("eth0", "203.0.113.1/24")
+DEFAULT_RULES = {4: tm.default_policy_rules(4), 6: tm.default_policy_rules(6)}
+LO_ADDRS = (ipaddress.ip_interface("127.0.0.1/8"), ipaddress.ip_interface("::1/128"))
 
 
 @dataclass
@@ -127,6 +131,9 @@ class Ns:
         return None
 
     def _index(self, family: int, table: int) -> list[tuple[int, dict[int, list[RouteV]]]]:
+        complete = self.__dict__.pop("_complete", None)
+        if complete is not None:  # the world fills in kernel-made routes on first use (cheap world builds)
+            complete(self)
         cache = self.__dict__.setdefault("_lpm", {})
         got = cache.get((family, table))
         if got is None:
@@ -255,6 +262,13 @@ class World:
 
     # ------------------------------------------------------------------ queries
 
+    def network(self, name: str) -> tm.DockerNetwork | None:
+        """Topology.network, memoized (asked once per container endpoint)."""
+        cache = self.__dict__.setdefault("_networks", {})
+        if name not in cache:
+            cache[name] = self.topology.network(name)
+        return cache[name]
+
     def ns(self, name: str) -> Ns | None:
         return self.namespaces.get(name)
 
@@ -290,20 +304,6 @@ class World:
                 return m
         return next((m for m in seg.members if m.world and m is not exclude), None)
 
-    def _owner_on_slow(self, seg: Segment, addr: IPAddress, exclude: Member | None = None) -> Member | None:
-        world: Member | None = None
-        for m in seg.members:
-            if m is exclude:
-                continue
-            ns = self.namespaces[m.ns]
-            if m.world:
-                world = m
-                continue
-            iface = ns.ifaces.get(m.iface)
-            if iface is not None and any(a.ip == addr for a in iface.addrs):
-                return m
-        return world
-
     # ------------------------------------------------------------------ build
 
     def _build(self) -> None:
@@ -323,7 +323,10 @@ class World:
         self._bridge_segments()
         self._attach_outside()
         for ns in self.namespaces.values():
-            self._complete_routes(ns)
+            if getattr(ns, "_synth_default", False):  # many and assumption-free: completed on first use
+                ns._complete = self._complete_routes  # type: ignore[attr-defined]
+            else:
+                self._complete_routes(ns)
 
     def _assume(self, text: str) -> None:
         if text not in self.assumptions:
@@ -340,7 +343,7 @@ class World:
                                    Unknown(f"hairpin mode of bridge port {l.name} in {tns.name} is not known"),
                                    l.mac, l.up is not False)
         if "lo" not in ifaces:
-            ifaces["lo"] = Iface("lo", "loopback", [ipaddress.ip_interface("127.0.0.1/8"), ipaddress.ip_interface("::1/128")])
+            ifaces["lo"] = Iface("lo", "loopback", list(LO_ADDRS))
         routes: dict[int, list[RouteV]] = {4: [], 6: []}
         for r in tns.routes or ():
             routes[r.family].append(RouteV(r.dst, r.type, r.dev, r.gateway, r.prefsrc, r.metric or 0, r.table))
@@ -350,8 +353,10 @@ class World:
         return ns
 
     def _synth_host(self) -> Ns:
-        self._assume("the host's interfaces are not known: natsim assumed only the Docker bridges and loopback")
-        ifaces = {"lo": Iface("lo", "loopback", [ipaddress.ip_interface("127.0.0.1/8"), ipaddress.ip_interface("::1/128")])}
+        self._assume(f"the host's interfaces are not known: natsim assumed loopback, the Docker bridges and an uplink "
+                     f"{ASSUMED_UPLINK[0]} {ASSUMED_UPLINK[1]} (a documentation address)")
+        ifaces = {"lo": Iface("lo", "loopback", list(LO_ADDRS)),
+                  ASSUMED_UPLINK[0]: Iface(ASSUMED_UPLINK[0], "physical", [ipaddress.ip_interface(ASSUMED_UPLINK[1])])}
         for n in self.topology.networks or ():
             if n.bridge is None:
                 continue
@@ -372,10 +377,10 @@ class World:
             name = self.container_ns.get(c.name)
             if name is None or name in self.namespaces or not c.endpoints:
                 continue
-            ifaces = {"lo": Iface("lo", "loopback", [ipaddress.ip_interface("127.0.0.1/8"), ipaddress.ip_interface("::1/128")])}
+            ifaces = {"lo": Iface("lo", "loopback", list(LO_ADDRS))}
             routes: dict[int, list[RouteV]] = {4: [], 6: []}
             for i, e in enumerate(c.endpoints):
-                net = topo.network(e.network)
+                net = self.network(e.network)
                 addrs: list[IPInterface] = []
                 for addr, plen in ((e.ipv4, e.ipv4_prefixlen), (e.ipv6, e.ipv6_prefixlen)):
                     if addr is None:
@@ -384,16 +389,15 @@ class World:
                         sub = net.subnet_for(addr)
                         plen = sub.prefixlen if sub is not None else None
                     plen = plen if plen is not None else addr.max_prefixlen
-                    addrs.append(ipaddress.ip_interface(f"{addr}/{plen}"))
+                    addrs.append(ipaddress.ip_interface((addr, plen)))
                 ifname = f"eth{i}"
                 ifaces[ifname] = Iface(ifname, "veth", addrs, mac=e.mac)
                 for fam, gw in ((4, e.gateway), (6, e.gateway6)):
                     if gw is None and net is not None:
                         gw = next((g for g in net.gateways or () if g.version == fam), None)
                     if gw is not None and i == 0:
-                        routes[fam].append(RouteV(ipaddress.ip_network("0.0.0.0/0" if fam == 4 else "::/0"), "unicast",
-                                                  ifname, gw))
-            ns = Ns(name, "container", ifaces, routes, {4: tm.default_policy_rules(4), 6: tm.default_policy_rules(6)})
+                        routes[fam].append(RouteV(DEFAULT[fam], "unicast", ifname, gw))
+            ns = Ns(name, "container", ifaces, routes, DEFAULT_RULES)
             ns._routes_known = False  # type: ignore[attr-defined]
             ns._synth_default = True  # type: ignore[attr-defined]
             self.namespaces[name] = ns
@@ -425,10 +429,11 @@ class World:
         topo = self.topology
         host = self.namespaces[topo.host]
         placed: set[tuple[str, str]] = set()
-        for bname, b in list(host.ifaces.items()):
+        segs: dict[str, Segment] = {}
+        for bname, b in host.ifaces.items():
             if b.kind != "bridge":
                 continue
-            seg = Segment("bridge", [Member(host.name, bname)], host.name, bname)
+            seg = segs[bname] = Segment("bridge", [Member(host.name, bname)], host.name, bname)
             # ports whose far end is known from the links
             for port in (host.topo.ports_of(bname) if host.topo is not None else ()):
                 if port.peer is not None and port.peer_namespace is not None:
@@ -436,34 +441,43 @@ class World:
                     if other is not None and port.peer in other.ifaces:
                         seg.members.append(Member(other.name, port.peer, port.name, host.ifaces[port.name].hairpin))
                         placed.add((other.name, port.peer))
-            # containers on the bridge's Docker network
-            for c in topo.containers or ():
-                cns_name = self.container_ns.get(c.name)
-                if cns_name is None or cns_name == host.name or c.mode != "bridge":
+        # containers on a bridge's Docker network (one pass over the containers)
+        for c in topo.containers or ():
+            cns_name = self.container_ns.get(c.name)
+            if cns_name is None or cns_name == host.name or c.mode != "bridge":
+                continue
+            cns = self.namespaces.get(cns_name)
+            if cns is None:
+                continue
+            for e in c.endpoints or ():
+                bname = self._bridge_of(host, e)
+                seg = segs.get(bname) if bname is not None else None
+                if seg is None:
                     continue
-                cns = self.namespaces.get(cns_name)
-                if cns is None:
+                ifname = next((cns.iface_of(a) for a in e.addresses() if cns.iface_of(a)), None)
+                if ifname is None or (cns.name, ifname) in placed:
                     continue
-                for e in c.endpoints or ():
-                    net = topo.network(e.network)
-                    on_bridge = net is not None and net.bridge == bname
-                    if not on_bridge and (net is None or net.bridge is None):
-                        on_bridge = any(a in bi.network for a in e.addresses() for bi in b.addrs if bi.version == a.version)
-                    if not on_bridge:
-                        continue
-                    ifname = next((cns.iface_of(a) for a in e.addresses() if cns.iface_of(a)), None)
-                    if ifname is None or (cns.name, ifname) in placed:
-                        continue
-                    bp = topo.bridge_port(c.name, e.network)
-                    port = bp.port
-                    hairpin = bp.hairpin
-                    if port is not None and port in host.ifaces:
-                        hp = host.ifaces[port].hairpin
-                        hairpin = hp if not isinstance(hp, Unknown) else hairpin
-                    seg.members.append(Member(cns.name, ifname, port or f"<port of {c.name}>", hairpin))
-                    placed.add((cns.name, ifname))
+                bp = topo.bridge_port(c.name, e.network)
+                port, hairpin = bp.port, bp.hairpin
+                if port is not None and port in host.ifaces:
+                    hp = host.ifaces[port].hairpin
+                    hairpin = hp if not isinstance(hp, Unknown) else hairpin
+                seg.members.append(Member(cns.name, ifname, port or f"<port of {c.name}>", hairpin))
+                placed.add((cns.name, ifname))
+        for seg in segs.values():
             for m in seg.members:
                 self.segments[(m.ns, m.iface)] = seg
+
+    def _bridge_of(self, host: Ns, e: tm.Endpoint) -> str | None:
+        """The bridge of an endpoint: its Docker network's bridge, else the host bridge whose subnet holds it."""
+        net = self.network(e.network)
+        if net is not None and net.bridge is not None:
+            return net.bridge if net.bridge in host.ifaces else None
+        for bname, b in host.ifaces.items():
+            if b.kind == "bridge" and any(a in bi.network for a in e.addresses() for bi in b.addrs
+                                          if bi.version == a.version):
+                return bname
+        return None
 
     def uplinks(self) -> list[str]:
         """Host interfaces that lead outside: physical ones, or non-bridge, non-port ones with addresses."""
@@ -517,10 +531,11 @@ class World:
             for fam in (4, 6):
                 if host.primary(up, fam) is not None:
                     outside.routes.setdefault(fam, []).append(RouteV(
-                        ipaddress.ip_network("0.0.0.0/0" if fam == 4 else "::/0"), "unicast", wif, host.primary(up, fam),
+                        DEFAULT[fam], "unicast", wif, host.primary(up, fam),
                         metric=len(outside.routes.get(fam, []))))
         if ups and not existing:
-            self._assume(f"outside: a client beyond host interface {ups[0]}" + (f" (also {', '.join(ups[1:])})" if ups[1:] else ""))
+            also = f" (also {', '.join(ups[1:])})" if ups[1:] else ""
+            self._assume(f"outside: a client beyond host interface {ups[0]}{also}")
 
     def _complete_routes(self, ns: Ns) -> None:
         """Local routes from addresses (the kernel adds them), connected routes when none were read."""
@@ -532,10 +547,10 @@ class World:
                     for a in iface.addrs_of(fam):
                         if iface.kind == "loopback" and fam == 4:
                             rs.append(RouteV(a.network, "local", iface.name, None, a.ip, 0, tm.TABLE_LOCAL))
-                        rs.append(RouteV(ipaddress.ip_network(f"{a.ip}/{fam == 4 and 32 or 128}"), "local",
+                        rs.append(RouteV(ipaddress.ip_network((a.ip, a.max_prefixlen)), "local",
                                          iface.name, None, a.ip, 0, tm.TABLE_LOCAL))
                         if fam == 4 and a.network.prefixlen < 31 and iface.kind != "loopback":
-                            rs.append(RouteV(ipaddress.ip_network(f"{a.network.broadcast_address}/32"), "broadcast",
+                            rs.append(RouteV(ipaddress.ip_network((a.network.broadcast_address, 32)), "broadcast",
                                              iface.name, None, a.ip, 0, tm.TABLE_LOCAL))
             if not known and not ns.world:
                 for iface in ns.ifaces.values():
@@ -549,7 +564,7 @@ class World:
                 if ns.role == "container" and not any(r.dst.prefixlen == 0 for r in rs if r.table == tm.TABLE_MAIN):
                     gw = self._container_gateway(ns, fam)
                     if gw is not None:
-                        rs.append(RouteV(ipaddress.ip_network("0.0.0.0/0" if fam == 4 else "::/0"), "unicast", gw[0],
+                        rs.append(RouteV(DEFAULT[fam], "unicast", gw[0],
                                          gw[1], None, 0, tm.TABLE_MAIN))
                         self._assume(f"{ns.name}: routes not known, natsim assumed Docker's default route via {gw[1]}")
                 if ns.role == "host" and not any(r.dst.prefixlen == 0 for r in rs if r.table == tm.TABLE_MAIN):
@@ -589,8 +604,3 @@ class World:
                 cand -= 1
             return cand
         return None
-
-
-def networks_of(ns: Ns) -> Iterable[IPInterface]:
-    for i in ns.ifaces.values():
-        yield from i.addrs

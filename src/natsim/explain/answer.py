@@ -59,6 +59,7 @@ class Answer:
     flows: tuple[FlowAnswer, ...]
     assumptions: tuple[str, ...] = ()  # made while loading the inputs (inferred topology ...)
     inputs: tuple[str, ...] = ()  # files read
+    notes: tuple[str, ...] = ()  # inputs not given, warnings about them
     #: Where each built-in chain was declared, so a policy verdict cites file:line: (family, table, chain).
     chain_sites: Mapping[tuple[int, str, str], Location] = field(default_factory=dict)
 

@@ -30,7 +30,7 @@ def parse_via(text: str | None) -> IPAddress | None:
         raise UsageError(f"natsim: --via {text!r} is not an IP address (write --via 192.0.2.10)") from None
 
 
-def _fixes(inputs: Inputs, rf: ResolvedFlow, result: FlowResult, source_kind: str) -> tuple[Fix, ...]:
+def _fixes(inputs: Inputs, rf: ResolvedFlow, result: FlowResult) -> tuple[Fix, ...]:
     """Verified fixes: open a blocked flow; close a reachable one from outside (an exposure)."""
     ruleset = inputs.rulesets.get(rf.flow.family)
     if ruleset is None:
@@ -39,10 +39,11 @@ def _fixes(inputs: Inputs, rf: ResolvedFlow, result: FlowResult, source_kind: st
     def resimulate(changed: Ruleset) -> FlowResult:
         return inputs.simulate(rf.flow, changed)
 
+    outside = rf.flow.source == "outside"
     fix: Fix | None = None
     if result.verdict == "blocked":
-        fix = suggest_open(result, ruleset, resimulate, any_client=rf.flow.source == "outside" and rf.flow.source_address is None)
-    elif result.verdict == "reachable" and source_kind in ("outside", "address") and rf.flow.source == "outside":
+        fix = suggest_open(result, ruleset, resimulate, any_client=outside and rf.flow.source_address is None)
+    elif result.verdict == "reachable" and outside:
         fix = suggest_close(result, ruleset, resimulate)
     return (fix,) if fix is not None else ()
 
@@ -53,9 +54,7 @@ def engine_uplinks(inputs: Inputs) -> tuple[IPAddress, ...]:
     host = world.ns(world.topology.host)
     if host is None:
         return ()
-    return tuple(
-        a.ip for up in world.uplinks() for a in host.ifaces[up].addrs if not a.ip.is_link_local
-    )
+    return tuple(a.ip for up in world.uplinks() for a in host.ifaces[up].addrs if not a.ip.is_link_local)
 
 
 def chain_sites(rulesets: dict[int, Ruleset]) -> dict[tuple[int, str, str], Location]:
@@ -77,17 +76,30 @@ def ask(
     via: str | None = None,
     fixes: bool = True,
     netns: str | None = None,
+    lenient: bool = False,
 ) -> Answer:
+    """Answer "can SOURCE reach DESTINATION?" on TARGET (rules file, snapshot directory or ``live``).
+
+    Raises :class:`natsim.errors.NatsimError` subclasses for bad endpoints and inputs.
+    """
     src = parse_source(source)
     dst = parse_destination(destination)
     via_addr = parse_via(via)
-    inputs = load_inputs(target, topology_files, netns)
+    inputs = load_inputs(target, topology_files, netns, lenient)
     host = inputs.topology.host_namespace
     uplinks = engine_uplinks(inputs) if dst.kind == "host" and (host is None or host.links is None) else ()
-    flows = resolve(src, dst, inputs.topology, via_addr, uplinks)
+    families = tuple(sorted(inputs.rulesets)) or (4,)
+    flows = resolve(src, dst, inputs.topology, via_addr, uplinks, families)
+    if any(rf.flow.source == "outside" for rf in flows) and not inputs.network().world.uplinks():
+        raise UsageError(
+            "natsim: the host's interfaces are not known, so there is no way in from outside to simulate;"
+            " give a snapshot directory (ip-addr.json) or --topology FILE naming the host's uplink"
+        )
     answers = []
     for rf in flows:
         result = inputs.simulate(rf.flow)
-        found = _fixes(inputs, rf, result, src.kind) if fixes else ()
+        found = _fixes(inputs, rf, result) if fixes else ()
         answers.append(FlowAnswer(rf.label, result, found, rf.assumptions))
-    return Answer(src, dst, tuple(answers), inputs.assumptions, inputs.files, chain_sites(inputs.rulesets))
+    return Answer(
+        src, dst, tuple(answers), inputs.assumptions, inputs.files, inputs.notes, chain_sites(inputs.rulesets)
+    )

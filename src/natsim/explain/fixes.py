@@ -2,7 +2,9 @@
 
 For a *blocked* flow the deciding step names a DROP/REJECT rule or a chain policy;
 an ACCEPT for exactly this flow is inserted just before that rule (or appended
-before the policy), and the flow is simulated again.  If the next leg is then
+before the policy), and the flow is simulated again.  A container that reached
+itself through a DNAT and dropped its own address as source gets Docker's hairpin
+MASQUERADE instead.  If the next leg is then
 stopped elsewhere (an OUTPUT DROP on the reply ...), the search repeats, a few
 times at most.  For a *reachable* flow from outside (an unwanted exposure), a DROP
 for this flow goes first in the chain where the request is filtered: DOCKER-USER
@@ -23,12 +25,13 @@ from natsim.engine.result import FlowResult, Outcome, Step
 from natsim.explain.answer import Fix
 from natsim.model.matches import Icmp, Icmp6, IcmpType, Match, Sctp, Tcp, Udp
 from natsim.model.ruleset import Chain, Rule, Ruleset, Table
-from natsim.model.targets import Accept, Drop, Target
+from natsim.model.targets import Accept, Drop, Masquerade, Target
 from natsim.model.values import Interface, Neg, PortRange
 from natsim.render.save import render_rule_spec
 
-#: How many changes an "open" fix may combine (request and reply may each be stopped).
-MAX_CHANGES = 3
+#: How many changes an "open" fix may combine: request and reply may each be stopped, twice over
+#: when docker-proxy makes its own connection (OUTPUT and INPUT for each direction of each).
+MAX_CHANGES = 6
 
 Resimulate = Callable[[Ruleset], FlowResult]
 
@@ -105,7 +108,7 @@ def _open_edit(outcome: Outcome, any_client: bool) -> RuleEdit | None:
     """
     step = outcome.deciding
     if step is None or step.table is None or step.chain is None or step.packet is None:
-        return None
+        return _hairpin_edit(outcome)
     direction = _leg_of(outcome, step)
     rule = flow_rule(step.packet, Accept(), direction)
     if any_client:
@@ -115,6 +118,20 @@ def _open_edit(outcome: Outcome, any_client: bool) -> RuleEdit | None:
     if step.kind == "policy":
         return RuleEdit(step.table, step.chain, None, rule)
     return None
+
+
+def _hairpin_edit(outcome: Outcome) -> RuleEdit | None:
+    """A container reaching itself through a DNAT gets its own address as source and drops it.
+
+    Docker's answer (userland-proxy=false) is a MASQUERADE for exactly that pair and port, so
+    the reply comes from the host; it goes first in nat POSTROUTING.
+    """
+    step = outcome.deciding
+    p = step.packet if step is not None else None
+    if step is None or step.kind != "drop" or p is None or p.src != p.dst:
+        return None
+    rule = replace(flow_rule(p, Masquerade(), "request"), in_interface=None, out_interface=None)
+    return RuleEdit("nat", "POSTROUTING", 1, rule)
 
 
 def _close_edit(outcome: Outcome, ruleset: Ruleset) -> RuleEdit | None:
@@ -161,8 +178,8 @@ def suggest_open(result: FlowResult, ruleset: Ruleset, resimulate: Resimulate, a
         if outcome is None or outcome.verdict != "blocked":
             break
         edit = _open_edit(outcome, any_client and _client_leg(outcome))
-        if edit is None or rules.table(edit.table) is None:
-            return None
+        if edit is None or rules.table(edit.table) is None or edit in edits:
+            return None  # no rule decided it, or the same change did not help
         edits.append(edit)
         rules = edit.apply(rules)
         current = resimulate(rules)

@@ -10,14 +10,15 @@ live packages: this module only decides which to call and combines what they ret
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from natsim.engine.flow import Flow
+from natsim.engine.network import Network
 from natsim.engine.result import FlowResult
+from natsim.engine.simulation import simulate
 from natsim.errors import UsageError
 from natsim.model.ruleset import IpSets, Ruleset
 from natsim.parse import parse_file, parse_ipset_file
@@ -41,30 +42,35 @@ class Inputs:
     ipsets: IpSets | None
     topology: Topology
     files: tuple[str, ...] = ()
-    assumptions: tuple[str, ...] = ()
-    _networks: dict[int, Any] = field(default_factory=dict, compare=False, repr=False)
+    assumptions: tuple[str, ...] = ()  # facts inferred or assumed, not read
+    notes: tuple[str, ...] = ()  # what was not given (missing snapshot files, ipsets) and warnings about inputs
 
-    def network(self, family: int | None = None, ruleset: Ruleset | None = None) -> Any:
-        """The engine's Network; ``ruleset`` replaces the one of ``family`` (a fix being verified)."""
-        from natsim.engine import Network
+    @cached_property
+    def base_network(self) -> Network:
+        """The engine's Network for these inputs, built (and compiled) once for every flow asked."""
+        return Network(rulesets=dict(self.rulesets), ipsets=self.ipsets, topology=self.topology)
 
+    def network(self, ruleset: Ruleset | None = None) -> Network:
+        """The Network, or one where ``ruleset`` replaces its family's rules (a fix being verified)."""
         if ruleset is None:
-            cached = self._networks.get(0)
-            if cached is None:
-                cached = self._networks[0] = Network(rulesets=dict(self.rulesets), ipsets=self.ipsets, topology=self.topology)
-            return cached
-        rulesets = dict(self.rulesets)
-        rulesets[family if family is not None else ruleset.family] = ruleset
-        return Network(rulesets=rulesets, ipsets=self.ipsets, topology=self.topology)
+            return self.base_network
+        return Network(rulesets={**self.rulesets, ruleset.family: ruleset}, ipsets=self.ipsets, topology=self.topology)
 
     def simulate(self, flow: Flow, ruleset: Ruleset | None = None) -> FlowResult:
-        from natsim.engine import simulate
-
-        return simulate(self.network(flow.family, ruleset), flow)
+        return simulate(self.network(ruleset), flow)
 
 
-def read_rules(path: Path) -> Ruleset:
-    return parse_file(path).ruleset
+def read_rules(
+    path: Path, lenient: bool = False, left_out: list[str] | None = None, family: int | None = None
+) -> Ruleset:
+    """One rules file; with ``lenient`` bad lines are left out, each listed (the answer assumes them absent).
+
+    ``family`` is known for a snapshot's files by their names; else the parser tells it from the content.
+    """
+    parsed = parse_file(path, lenient=lenient, family=family)
+    if left_out is not None:
+        left_out.extend(f"line left out (--lenient), as if absent: {d.headline()}" for d in parsed.diagnostics)
+    return parsed.ruleset
 
 
 def read_topology_file(path: Path) -> Topology:
@@ -76,22 +82,11 @@ def read_topology_file(path: Path) -> Topology:
     raise UsageError(f"natsim: --topology {path}: expected a .toml topology or docker inspect .json file")
 
 
-def _module(name: str) -> Any | None:
-    """A module that may not be part of this build (live mode is optional)."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as err:
-        if err.name != name:
-            raise
-        return None
-
-
 def _load_live(netns: str | None) -> tuple[dict[int, Ruleset], IpSets | None, Topology, tuple[str, ...]]:
     """The running kernel, read-only (natsim.live): rulesets, ipsets, topology and notes on what was read."""
-    live = _module("natsim.live.inputs")
-    if live is None:
-        raise UsageError("natsim: live mode is not available in this build; save a snapshot and pass its directory")
-    return live.load_live(netns)
+    from natsim.live.inputs import load_live  # only live mode needs the kernel readers
+
+    return load_live(netns)
 
 
 def _existing(path: Path, what: str) -> Path:
@@ -100,15 +95,19 @@ def _existing(path: Path, what: str) -> Path:
     return path
 
 
-def load_inputs(target: str, topology_files: Sequence[str] = (), netns: str | None = None) -> Inputs:
+def load_inputs(
+    target: str, topology_files: Sequence[str] = (), netns: str | None = None, lenient: bool = False
+) -> Inputs:
     """Read RULES_OR_SNAPSHOT and the ``--topology`` files into one set of inputs.
 
-    ``netns`` names the network namespace live mode reads (None: natsim's own).
+    ``netns`` names the network namespace live mode reads (None: natsim's own); ``lenient``
+    leaves bad rule lines out instead of stopping (each is listed with the answer).
     """
     files: list[str] = []
     topologies: list[Topology] = []
     ipsets: IpSets | None = None
     notes: list[str] = []
+    left_out: list[str] = []
     if netns is not None and target != "live":
         raise UsageError("natsim: --netns applies to live mode only (RULES_OR_SNAPSHOT = live)")
     if target == "live":
@@ -122,7 +121,7 @@ def load_inputs(target: str, topology_files: Sequence[str] = (), netns: str | No
         if path.is_dir():
             for family, name in RULES_FILES.items():
                 if (path / name).is_file():
-                    rulesets[family] = read_rules(path / name)
+                    rulesets[family] = read_rules(path / name, lenient, left_out, family)
                     files.append(str(path / name))
             if not rulesets:
                 raise UsageError(
@@ -138,7 +137,7 @@ def load_inputs(target: str, topology_files: Sequence[str] = (), netns: str | No
             files.extend(str(path / name) for name in snapshot.present if name not in (*RULES_FILES.values(), IPSET_FILE))
             notes.extend(f"not in the snapshot: {m}" for m in snapshot.missing if not m.startswith(RULES_FILES[6]))
         else:
-            ruleset = read_rules(path)
+            ruleset = read_rules(path, lenient, left_out)
             rulesets[ruleset.family] = ruleset
             files.append(str(path))
             notes.append("no ipset contents were given: a rule matching an ipset gives an unknown answer")
@@ -148,6 +147,8 @@ def load_inputs(target: str, topology_files: Sequence[str] = (), netns: str | No
         files.append(str(topo_path))
     known = merge(*topologies) if topologies else Topology()
     topology = infer_topology(rulesets, known)
-    assumptions = [*topology.assumptions(), *(str(c) for c in topology.conflicts), *notes]
-    assumptions.extend(str(f) for f in topology.findings)
-    return Inputs(rulesets, ipsets, topology, tuple(files), tuple(dict.fromkeys(assumptions)))
+    assumptions = [*left_out, *topology.assumptions(), *(str(c) for c in topology.conflicts)]
+    notes.extend(str(f) for f in topology.findings)
+    return Inputs(
+        rulesets, ipsets, topology, tuple(files), tuple(dict.fromkeys(assumptions)), tuple(dict.fromkeys(notes))
+    )

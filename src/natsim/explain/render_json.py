@@ -34,8 +34,8 @@ def packet_json(p: Packet | None) -> dict[str, Any] | None:
     out: dict[str, Any] = {
         "family": p.family,
         "proto": p.proto,
-        "src": str(p.src),
-        "dst": str(p.dst),
+        "src": _str(p.src),
+        "dst": _str(p.dst),
         "sport": p.sport,
         "dport": p.dport,
         "in": p.in_iface,
@@ -171,6 +171,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
             "query": {"from": str(answer.source), "to": str(answer.destination)},
             "verdict": answer.verdict,
             "assumptions": assumptions,
+            "notes": list(dict.fromkeys([*answer.notes, *(n for f in flows for n in f["notes"])])),
             "inputs": list(answer.inputs),
             "flows": flows,
         }

@@ -83,6 +83,42 @@ def _assumptions(answer: Answer) -> list[str]:
     return seen
 
 
+def _grouped(lines: list[str]) -> list[str]:
+    """Facts with the same source told once: "network bridge (subnets, icc): inferred from rule ... at f:40".
+
+    The JSON keeps one entry per fact; a person reads the grouped form.
+    """
+    groups: dict[str, list[str]] = {}
+    for line in lines:
+        subject, sep, source = line.partition(": ")
+        groups.setdefault(source if sep else line, []).append(subject if sep else "")
+    out: list[str] = []
+    for source, subjects in groups.items():
+        if subjects == [""]:
+            out.append(source)
+            continue
+        head = subjects[0]
+        rest = [s.removeprefix(head + " ") for s in subjects[1:] if s.startswith(head + " ")]
+        if len(rest) == len(subjects) - 1 and rest:
+            out.append(f"{head} ({', '.join(rest)}): {source}")
+        else:
+            out.append(f"{', '.join(subjects)}: {source}")
+    return out
+
+
+def _closing(answer: Answer) -> list[str]:
+    """What the answer rests on: facts nobody read, then inputs that were not given."""
+    lines: list[str] = []
+    assumptions = _grouped(_assumptions(answer))
+    if assumptions:
+        lines.append("assumptions:")
+        lines.extend(f"  - {a}" for a in assumptions)
+    if answer.notes:
+        lines.append("not given / warnings:")
+        lines.extend(f"  - {n}" for n in answer.notes)
+    return lines
+
+
 def explain_text(answer: Answer) -> str:
     head = f"{answer.source} -> {answer.destination}: {VERDICT_WORD[answer.verdict]}"
     if len(answer.flows) > 1:
@@ -95,10 +131,7 @@ def explain_text(answer: Answer) -> str:
     for fa in answer.flows:
         lines.extend(flow_text(fa, answer.chain_site))
         lines.append("")
-    assumptions = _assumptions(answer)
-    if assumptions:
-        lines.append("assumptions:")
-        lines.extend(f"  - {a}" for a in assumptions)
+    lines.extend(_closing(answer))
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -165,8 +198,5 @@ def trace_text(answer: Answer) -> str:
                     lines.extend("  " + x for x in _step_line(n, step, answer.chain_site))
             lines.extend("  " + x for x in _outcome_lines(o, "", answer.chain_site))
             lines.append("")
-    assumptions = _assumptions(answer)
-    if assumptions:
-        lines.append("assumptions:")
-        lines.extend(f"  - {a}" for a in assumptions)
+    lines.extend(_closing(answer))
     return "\n".join(lines).rstrip() + "\n"

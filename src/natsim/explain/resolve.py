@@ -77,6 +77,18 @@ def host_addresses(topo: Topology) -> tuple[IPAddress, ...]:
     return tuple(a.address for a in addrs or ())
 
 
+def _namespace_owner(topo: Topology, c: Container) -> Container:
+    """For --net=container:X, the container whose namespace (and addresses) it shares."""
+    seen = {c.name}
+    while c.mode == "container" and c.shares_with is not None:
+        owner = topo.container(c.shares_with)
+        if owner is None or owner.name in seen:
+            break
+        seen.add(owner.name)
+        c = owner
+    return c
+
+
 def _container_address(c: Container, family: int) -> IPAddress | None:
     return next((a for a in c.addresses() if a.version == family), None)
 
@@ -119,7 +131,7 @@ def _source_flow_fields(src: Source, topo: Topology) -> tuple[str, IPAddress | N
 
 
 def _host_targets(
-    src: Source, topo: Topology, family: int, via: IPAddress | None, uplinks: tuple[IPAddress, ...]
+    src: Source, topo: Topology, families: tuple[int, ...], via: IPAddress | None, uplinks: tuple[IPAddress, ...]
 ) -> tuple[IPAddress, ...]:
     if via is not None:
         known = host_addresses(topo)
@@ -128,15 +140,17 @@ def _host_targets(
             raise UsageError(f"natsim: --via {via} is not an address of the host; its addresses: {listed}")
         return (via,)
     iface = src.name if src.kind == "outside" else None
-    targets = list(host_public_addresses(topo, family, iface, uplinks))
-    if src.kind == "host" or (src.kind == "address" and src.address in host_addresses(topo)):
-        targets.append(LOOPBACK[family])
-    if src.kind == "container" and src.name is not None:
-        c = _container(topo, src.name, "source")
-        if c.mode in ("host",):
+    targets: list[IPAddress] = []
+    for family in families:
+        targets.extend(host_public_addresses(topo, family, iface, uplinks))
+        if src.kind == "host" or (src.kind == "address" and src.address in host_addresses(topo)):
             targets.append(LOOPBACK[family])
-        else:
-            targets.extend(g for g in _gateways(topo, c, family) if g not in targets)
+        if src.kind == "container" and src.name is not None:
+            c = _container(topo, src.name, "source")
+            if c.mode in ("host",):
+                targets.append(LOOPBACK[family])
+            else:
+                targets.extend(g for g in _gateways(topo, c, family) if g not in targets)
     if not targets:
         raise UsageError(
             "natsim: the host's own addresses are not known (no ip-addr.json in the snapshot, no topology);"
@@ -151,21 +165,28 @@ def resolve(
     topo: Topology,
     via: IPAddress | None = None,
     uplinks: tuple[IPAddress, ...] = (),
+    families: tuple[int, ...] = (4,),
 ) -> tuple[ResolvedFlow, ...]:
     """Every concrete flow the question stands for, in the order they are explained.
 
     ``uplinks``: the host's uplink addresses as the engine sees them (it may assume one
     when the topology names no interface); used only when the topology has none.
+    ``families``: the IP versions whose rules were given; ``host`` and ``container:NAME``
+    stand for addresses of these (IPv4 first).
     """
     namespace, src_addr, in_iface = _source_flow_fields(src, topo)
-    family = 4
+    if src_addr is not None:
+        families = (src_addr.version,)
+    elif via is not None:
+        families = (via.version,)
     if dst.kind == "address":
         assert dst.address is not None
         targets: tuple[IPAddress, ...] = (dst.address,)
     elif dst.kind == "container":
         assert dst.name is not None
         c = _container(topo, dst.name, "destination")
-        addr = _container_address(c, 4) or _container_address(c, 6)
+        owner = _namespace_owner(topo, c)
+        addr = next((a for f in (*families, 4, 6) if (a := _container_address(owner, f)) is not None), None)
         if addr is None:
             if c.mode == "host":
                 raise UsageError(
@@ -174,11 +195,7 @@ def resolve(
             raise UsageError(f"natsim: the address of container:{c.name} is not known")
         targets = (addr,)
     else:
-        if src_addr is not None:
-            family = src_addr.version
-        elif via is not None:
-            family = via.version
-        targets = _host_targets(src, topo, family, via, uplinks)
+        targets = _host_targets(src, topo, families, via, uplinks)
     flows: list[ResolvedFlow] = []
     for target in targets:
         proto = dst.proto

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from natsim.engine.packet import Packet
-from natsim.engine.result import Outcome
+from natsim.engine.result import Outcome, Step
 from natsim.explain.ruletext import RuleRef, step_rule_ref
 from natsim.model.matches import Sctp, Tcp, Udp
 from natsim.model.ruleset import Rule
-from natsim.model.targets import Dnat, Redirect
+from natsim.model.targets import Dnat, Masquerade, Netmap, Redirect, Snat
 from natsim.model.values import IPAddress
 
 
@@ -22,6 +22,9 @@ def endpoint(addr: IPAddress | None, port: int | None) -> str:
     if port is None:
         return str(addr)
     return f"[{addr}]:{port}" if addr.version == 6 else f"{addr}:{port}"
+
+
+_NAT_TARGETS = (Dnat, Snat, Masquerade, Redirect, Netmap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,10 @@ def nat_changes(outcome: Outcome) -> list[NatChange]:
     out: list[NatChange] = []
     seen: set[tuple[str, str, str]] = set()
     for leg in outcome.legs:
+        chosen: Step | None = None  # the NAT rule that matched last: the binding a later "nat" step applies
         for step in leg.steps:
+            if step.kind == "rule" and step.matched is True and isinstance(step.rule and step.rule.target, _NAT_TARGETS):
+                chosen = step
             before, after = step.packet, step.packet_after
             if before is None or after is None:
                 continue
@@ -68,13 +74,15 @@ def nat_changes(outcome: Outcome) -> list[NatChange]:
             if key in seen:
                 continue
             seen.add(key)
-            target = step.rule.target.name if step.rule is not None and step.rule.target is not None else None
+            cited = step if step.rule is not None else chosen
+            chosen = None
+            target = cited.rule.target.name if cited is not None and cited.rule and cited.rule.target else None
             out.append(
                 NatChange(
                     what=_kind(before, after, leg.direction == "reply", target),
                     before=_pair(before),
                     after=_pair(after),
-                    rule=step_rule_ref(step),
+                    rule=step_rule_ref(cited),
                     direction=leg.direction,
                 )
             )

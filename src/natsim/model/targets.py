@@ -74,7 +74,8 @@ class Jump(Target):
         return self.chain
 
 
-@target("REJECT", tables=("filter", "mangle", "raw", "security"), hooks=("INPUT", "FORWARD", "OUTPUT"))
+# ipt_REJECT/ip6t_REJECT register .table = "filter" (the kernel refuses REJECT in raw/mangle/security).
+@target("REJECT", tables=("filter",), hooks=("INPUT", "FORWARD", "OUTPUT"))
 @dataclass(frozen=True, slots=True)
 class Reject(Target):
     reject_with: str | None = option("--reject-with", kind="str", negatable=False)

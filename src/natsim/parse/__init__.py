@@ -20,7 +20,16 @@ from natsim.errors import UsageError
 from natsim.parse.ipset import parse_ipset_text
 from natsim.parse.reader import ChainNote, ParsedFile, Reader
 
-__all__ = ["ChainNote", "ParsedFile", "parse_file", "parse_ipset_file", "parse_ipset_text", "parse_text"]
+__all__ = ["ChainNote", "ParsedFile", "is_ipset_text", "parse_file", "parse_ipset_file", "parse_ipset_text", "parse_text"]
+
+
+def is_ipset_text(text: str) -> bool:
+    """Whether ``text`` looks like ``ipset save`` output (its first command is create/add)."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            return line.startswith(("create ", "add "))
+    return False
 
 
 def parse_text(text: str, filename: str = "<stdin>", lenient: bool = False, family: int | None = None,

@@ -15,6 +15,7 @@ way, so the grammar runs once per shape, not once per line.
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 
@@ -243,6 +244,22 @@ def fast_shape_key(words: list[str], quoted: list[bool] | None = None) -> tuple[
                     key[i] = w
                 else:
                     key[i] = "V"
+    for j, kind in _fix(key):
+        w = words[j]
+        if kind == "m":
+            key[j] = "m:" + w
+        elif kind == "p":
+            key[j] = "p:" + w.lower()
+        elif w in TARGETS:
+            key[j] = "t:" + w
+    return tuple(key)
+
+
+def _fix(key: list[str]) -> list[tuple[int, str]]:
+    """Context rules on a line's items, in place: values that look like flags, `-s ! ADDR`.
+
+    Returns the positions of words kept literally (after -m, -p, -j) with their kind.
+    """
     n = len(key)
     for i in range(1, n):
         if key[i - 1] in ARGUMENT_FLAGS and key[i][0] == "-" and key[i] != "V":
@@ -253,22 +270,59 @@ def fast_shape_key(words: list[str], quoted: list[bool] | None = None) -> tuple[
                 prev = key[i - 1]
                 if prev[0] == "-" and prev not in SPECIAL and key[i + 1] == "V":
                     key[i] = "!!"
+    literals = []
     for i, item in enumerate(key):
         if item in _KEEP_ITEMS:
             j = i + 1
             if j < n and key[j] == "!!":
                 j += 1
-            if j >= n or key[j] != "V":
-                continue
-            w = words[j]
-            kind = _KEEP_NEXT[item]
-            if kind == "m":
-                key[j] = "m:" + w
-            elif kind == "p":
-                key[j] = "p:" + w.lower()
-            elif w in TARGETS:
-                key[j] = "t:" + w
-    return tuple(key)
+            if j < n and key[j] == "V":
+                literals.append((j, _KEEP_NEXT[item]))
+    return literals
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Skeleton:
+    """Where a skeleton's literal words are: ``-m``/``-p`` names (getter) and the ``-j`` name."""
+
+    literals: object  # operator.itemgetter over the -m/-p positions, or None
+    jump: int  # position of the -j name, or -1
+
+
+_SKELETONS: dict[tuple[str, ...], _Skeleton] = {}
+
+
+def line_cache_key(words: list[str], quoted: list[bool] | None) -> tuple[object, ...] | None:
+    """A cheap key that determines a rule line's shape key, or None (then use :func:`shape_key`).
+
+    The *skeleton* (flags, '!', and V for every other word) fixes which words are
+    kept literally; the key is the skeleton plus those words.  Two lines with the same
+    key have the same shape key, so the reader can cache the line's recipe by it.
+    """
+    if not words or words[0][0] != "-":
+        return None
+    get = _FLAG_ITEMS.get
+    items = [get(w) or ("V" if w[0] != "-" else "") for w in words]
+    if quoted:
+        for i, q in enumerate(quoted):
+            if q:
+                items[i] = "V"
+    if "" in items:
+        return None
+    skel = tuple(items)
+    info = _SKELETONS.get(skel)
+    if info is None:
+        fixed = list(skel)
+        lits = _fix(fixed)
+        mp = [j for j, kind in lits if kind != "j"]
+        jump = [j for j, kind in lits if kind == "j"]
+        getter = operator.itemgetter(*mp) if mp else None
+        info = _SKELETONS[skel] = _Skeleton(getter, jump[0] if jump else -1)
+    lit = info.literals(words) if info.literals is not None else None  # type: ignore[operator]
+    if info.jump >= 0:
+        name = words[info.jump]
+        return (skel, lit, name if name in TARGETS else None)
+    return (skel, lit, None)
 
 
 def terminal_of(item: str, position: int) -> str:

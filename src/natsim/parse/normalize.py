@@ -179,13 +179,32 @@ def _xmark(obj: Any) -> Any:
 
 
 def _ports(obj: Any) -> Any:
-    """``--dport 0:65535`` (not negated) matches every port: iptables-save prints nothing."""
-    changes = {}
+    """``--dport 0:65535`` (not negated) matches every port: iptables-save prints nothing.
+
+    A negated range that touches an end is the remaining range, as iptables-nft stores
+    it (``! --sport 0:1025`` is ``--sport 1026:65535``); legacy prints it as written, and
+    both mean the same, so natsim keeps the positive form.
+    """
+    changes: dict[str, Any] = {}
     for name in ("sport", "dport"):
         value = getattr(obj, name)
-        if isinstance(value, Neg) and value.value == _ALL_PORTS and not value.negated:
-            changes[name] = None
+        if not isinstance(value, Neg):
+            continue
+        rng = value.value
+        if not value.negated:
+            if rng == _ALL_PORTS:
+                changes[name] = None
+        elif rng.lo == 0 and rng.hi < 65535:
+            changes[name] = Neg(PortRange(rng.hi + 1, 65535), False)
+        elif rng.hi == 65535 and rng.lo > 0:
+            changes[name] = Neg(PortRange(0, rng.lo - 1), False)
     return dataclasses.replace(obj, **changes) if changes else obj
+
+
+def _mac(obj: m.Mac) -> m.Mac:
+    # libxt_mac prints the bytes with %02x.
+    v = obj.mac_source
+    return dataclasses.replace(obj, mac_source=Neg(v.value.lower(), v.negated)) if v is not None else obj
 
 
 NORMALIZERS: dict[type, Callable[[Any], Any]] = {
@@ -201,6 +220,10 @@ NORMALIZERS: dict[type, Callable[[Any], Any]] = {
     t.MarkTarget: _xmark,
     m.Tcp: _ports,
     m.Udp: _ports,
+    m.UdpLite: _ports,
+    m.Sctp: _ports,
+    m.Dccp: _ports,
+    m.Mac: _mac,
 }
 
 

@@ -26,6 +26,7 @@ from natsim.parse.grammar import LinePlan, ShapeError, plan_of
 from natsim.parse.lexer import (
     UnterminatedQuote,
     counters_of,
+    line_cache_key,
     shape_key,
     split_located,
     split_words,
@@ -37,6 +38,8 @@ _POLICIES = ("ACCEPT", "DROP")
 
 #: Shapes already seen, across parses: shape key -> (LinePlan, RuleRecipe | None) | ShapeError | LineProblem.
 _LINES: dict[tuple[str, ...], Any] = {}
+#: The same entries, by :func:`natsim.parse.lexer.line_cache_key` (cheaper to compute per line).
+_FAST: dict[Any, Any] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,7 @@ class Reader:
         self.duplicates: list[ChainNote] = []
         self.declared: set[tuple[str, str]] = set()
         self.lineno = 0
+        self.column = 1
         self.line = ""
 
     # -- errors -----------------------------------------------------------------------------
@@ -135,6 +139,7 @@ class Reader:
                 self._comment(line)
                 continue
             self.lineno, self.line = lineno, raw
+            self.column = 1 if raw[0] == line[0] else len(raw) - len(raw.lstrip()) + 1
             try:
                 self._line(line, raw)
             except InputError as err:
@@ -168,10 +173,15 @@ class Reader:
                                  'expected a closing \'"\' on the same line', raw) from None
         else:
             words, quoted = line.split(), None
-        key = shape_key(words, quoted)
-        entry = _LINES.get(key)
+        fast = line_cache_key(words, quoted)
+        entry = _FAST.get(fast) if fast is not None else None
         if entry is None:
-            entry = _LINES[key] = _compile(key)
+            key = shape_key(words, quoted)
+            entry = _LINES.get(key)
+            if entry is None:
+                entry = _LINES[key] = _compile(key)
+            if fast is not None:
+                _FAST[fast] = entry
         if entry.__class__ is not tuple:
             raise self.error(entry.index, entry.expected, getattr(entry, "found", None))
         plan, recipe = entry
@@ -189,7 +199,7 @@ class Reader:
             elif kind == "new_chain":
                 self._new_chain(words, plan)
             elif kind == "policy":
-                self._policy(words, plan, key)
+                self._policy(words, plan)
         except LineProblem as err:
             raise self.error(err.index, err.expected, err.found) from None
 
@@ -284,11 +294,11 @@ class Reader:
         self._check_chain_name(name, index)
         self._declare(name, None, None, -1)
 
-    def _policy(self, words: list[str], plan: LinePlan, key: tuple[str, ...]) -> None:
+    def _policy(self, words: list[str], plan: LinePlan) -> None:
         chain_i, policy_i = plan.values
         counters = None
         for opt in plan.options:
-            if key[opt.flag] not in ("-c", "--set-counters") or len(opt.values) != 2 or opt.bang is not None:
+            if words[opt.flag] not in ("-c", "--set-counters") or len(opt.values) != 2 or opt.bang is not None:
                 raise LineProblem(opt.flag, "expected only -c PKTS BYTES after -P CHAIN POLICY")
             a, b = (words[i] for i in opt.values)
             if not (a.isdigit() and b.isdigit()):
@@ -308,7 +318,7 @@ class Reader:
         assert self.table is not None
         table = self.table
         name = words[recipe.chain]
-        location = Location(self.filename, self.lineno)
+        location = Location(self.filename, self.lineno, self.column)
         chain = chains.get(name)
         if chain is None:
             if name in BUILTIN_CHAINS[table]:

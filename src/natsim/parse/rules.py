@@ -241,25 +241,28 @@ def compile_rule(plan: LinePlan, key: tuple[str, ...]) -> RuleRecipe:
         except LineProblem as err:
             raise LineProblem(opt.flag, err.expected, found=flag) from None
         if hit is None:
+            # The protocol's implicit match, if it knows the option (iptables' load_proto), comes
+            # before an unknown extension, whose options natsim cannot know.
+            implicit = _implicit(protocol, protocol_negated)
+            if implicit is not None and not any(o.cls is MATCHES[implicit] for o in owners):
+                candidate = _owner_for(MATCHES[implicit], "match", implicit, -1)
+                try:
+                    hit = _find_owner([candidate], flag)
+                except LineProblem as err:
+                    raise LineProblem(opt.flag, err.expected, found=flag) from None
+                if hit is not None:
+                    owners.append(candidate)
+        if hit is None:
             unknown = [o for o in owners if o.cls is None and not (o.role == "target" and target_kind == "goto")]
             if unknown:
                 owner = unknown[-1]
                 owner.args.extend(([opt.bang] if opt.bang is not None else []) + [opt.flag, *opt.values])
                 continue
-            implicit = _implicit(protocol, protocol_negated)
-            if implicit is not None:
-                owner = _owner_for(MATCHES[implicit], "match", implicit, -1)
-                owners.append(owner)
-                try:
-                    hit = _find_owner([owner], flag)
-                except LineProblem as err:
-                    raise LineProblem(opt.flag, err.expected, found=flag) from None
-            if hit is None:
-                loaded = ", ".join(o.name.partition(":")[2] or o.name for o in owners if o.role == "match")
-                where = f" (loaded: -m {loaded})" if loaded else ""
-                raise LineProblem(
-                    opt.flag, f"expected an option of -p, -m or -j{where}; natsim knows no such option", found=flag
-                )
+            loaded = ", ".join(o.name for o in owners if o.role == "match")
+            where = f" (loaded: -m {loaded})" if loaded else ""
+            raise LineProblem(
+                opt.flag, f"expected an option of -p, -m or -j{where}; natsim knows no such option", found=flag
+            )
         owner, field, spec = hit
         if spec.kind == "shorthand":
             _check_nargs(opt, 0, flag)
@@ -461,6 +464,8 @@ class Builder:
                         expand.append((pos, self._comma_list(word, negated, index)))
                         continue
                     got = self.neg_value(kind, word, negated, index)
+                if kind == "network" and not negated and got.value.prefixlen == 0:
+                    continue  # -s 0.0.0.0/0 matches everything: the kernel keeps no address match
                 vals[pos] = got
             elif kind == "protocol":
                 self._protocol(vals, words[index], negated, index)

@@ -8,13 +8,15 @@ explanations; ``render_ruleset`` a whole dump that iptables-restore accepts.
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
-from natsim.model.matches import Dscp, IcmpType, Match, Tos, UnknownMatch
+from natsim.model.matches import Dscp, IcmpType, Match, Recent, Tos, UnknownMatch
 from natsim.model.options import OptionSpec, option_fields
 from natsim.model.ruleset import Chain, Rule, Ruleset, Table
-from natsim.model.targets import ConnmarkTarget, Jump, MarkTarget, Target, UnknownTarget
+from natsim.model.targets import ConnmarkTarget, Jump, MarkTarget, Reject, Target, UnknownTarget
 from natsim.model.values import Neg
 
 _NO_QUOTE = frozenset("_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -133,26 +135,47 @@ def _option(cls: type, name: str, spec: OptionSpec, value: Any) -> list[str]:
     return [*prefix, spec.canonical, *value_words(spec.kind, value)]
 
 
-def render_match(match: Match) -> str:
+def _as_printed(obj: Any, family: int) -> Any:
+    """The defaults iptables-save prints although the model stores them as None."""
+    if isinstance(obj, Reject) and obj.reject_with is None:
+        return dataclasses.replace(obj, reject_with="icmp6-port-unreachable" if family == 6 else "icmp-port-unreachable")
+    if isinstance(obj, Recent) and obj.mask is None:
+        ones = ipaddress.ip_address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff" if family == 6 else "255.255.255.255")
+        return dataclasses.replace(obj, mask=ones)
+    return obj
+
+
+def render_match(match: Match, family: int = 4) -> str:
     if isinstance(match, UnknownMatch):
         return " ".join(["-m", match.name, *(quote_arg(a) for a in match.args)])
-    return " ".join(["-m", match.module, *_options(match)])
+    return " ".join(["-m", match.module, *_options(_as_printed(match, family))])
 
 
-def render_target(target: Target) -> str:
+def render_target(target: Target, family: int = 4) -> str:
     if isinstance(target, Jump):
         return f"{'-g' if target.goto else '-j'} {target.chain}"
     if isinstance(target, UnknownTarget):
         return " ".join(["-j", target.target_name, *(quote_arg(a) for a in target.args)])
-    return " ".join(["-j", target.name, *_options(target)])
+    return " ".join(["-j", target.name, *_options(_as_printed(target, family))])
+
+
+def _family_of(rule: Rule) -> int:
+    for neg in (rule.source, rule.destination):
+        if neg is not None:
+            return neg.value.version
+    return 6 if rule.protocol is not None and rule.protocol.value == "ipv6-icmp" else 4
 
 
 def _neg(prefix: str, neg: Neg[Any], text: str) -> list[str]:
     return ["!", prefix, text] if neg.negated else [prefix, text]
 
 
-def render_rule_spec(rule: Rule) -> str:
-    """A rule without ``-A CHAIN``: its matches and target, in iptables-save order."""
+def render_rule_spec(rule: Rule, family: int | None = None) -> str:
+    """A rule without ``-A CHAIN``: its matches and target, in iptables-save order.
+
+    ``family`` decides the defaults printed for IPv4 or IPv6 (guessed from the rule if None).
+    """
+    fam = family if family is not None else _family_of(rule)
     words: list[str] = []
     if rule.source is not None:
         words += _neg("-s", rule.source, network(rule.source.value))
@@ -167,15 +190,15 @@ def render_rule_spec(rule: Rule) -> str:
     if rule.fragment is not None:
         words += ["!", "-f"] if rule.fragment.negated else ["-f"]
     parts = [" ".join(words)] if words else []
-    parts += [render_match(m) for m in rule.matches]
+    parts += [render_match(m, fam) for m in rule.matches]
     if rule.target is not None:
-        parts.append(render_target(rule.target))
+        parts.append(render_target(rule.target, fam))
     return " ".join(parts)
 
 
-def render_rule(rule: Rule, chain: str, counters: bool = True) -> str:
+def render_rule(rule: Rule, chain: str, counters: bool = True, family: int | None = None) -> str:
     """``[p:b] -A CHAIN spec`` (counters only when the rule has them and ``counters``)."""
-    spec = render_rule_spec(rule)
+    spec = render_rule_spec(rule, family)
     head = f"-A {chain}" + (f" {spec}" if spec else "")
     if counters and rule.counters is not None:
         return f"{rule.counters} {head}"
@@ -187,13 +210,13 @@ def _chain_decl(chain: Chain) -> str:
     return f":{chain.name} {policy}" + (f" {chain.counters}" if chain.counters is not None else "")
 
 
-def render_table(table: Table, counters: bool = True) -> Iterable[str]:
+def render_table(table: Table, counters: bool = True, family: int | None = None) -> Iterable[str]:
     yield f"*{table.name}"
     for chain in table.chains:
         yield _chain_decl(chain)
     for chain in table.chains:
         for rule in chain.rules:
-            yield render_rule(rule, chain.name, counters)
+            yield render_rule(rule, chain.name, counters, family)
     yield "COMMIT"
 
 
@@ -202,7 +225,7 @@ def render_ruleset(ruleset: Ruleset, counters: bool = True) -> str:
     tool = "ip6tables-save" if ruleset.family == 6 else "iptables-save"
     lines = [f"# Generated by natsim ({tool} format)"]
     for table in ruleset.tables:
-        lines.extend(render_table(table, counters))
+        lines.extend(render_table(table, counters, ruleset.family))
     return "\n".join(lines) + "\n"
 
 

@@ -72,6 +72,7 @@ def _report(answer: "Answer", wanted: str) -> str:
 
 def assert_reachable(net: NetLike, source: str, destination: str, via: str | None = None) -> "Answer":
     """Every address ``destination`` resolves to is reachable from ``source`` (else AssertionError with the trace)."""
+    __tracebackhide__ = True  # pytest: show the test's line and natsim's report, not this frame
     answer = reachability(net, source, destination, via)
     if not answer.flows or any(f.verdict != "reachable" for f in answer.flows):
         raise AssertionError(_report(answer, "reachable"))
@@ -80,6 +81,7 @@ def assert_reachable(net: NetLike, source: str, destination: str, via: str | Non
 
 def assert_not_reachable(net: NetLike, source: str, destination: str, via: str | None = None) -> "Answer":
     """No address ``destination`` resolves to is reachable from ``source``; *unknown* fails too, saying why."""
+    __tracebackhide__ = True  # pytest: show the test's line and natsim's report, not this frame
     answer = reachability(net, source, destination, via)
     if not answer.flows or any(f.verdict != "blocked" for f in answer.flows):
         raise AssertionError(_report(answer, "blocked"))
@@ -184,6 +186,7 @@ def assert_only_published_ports_exposed(
     net: NetLike, source: str = "outside", ports: Iterable[tuple[int, str]] | None = None
 ) -> None:
     """No container port is reachable from ``source`` unless it is published (see :func:`exposures`)."""
+    __tracebackhide__ = True  # pytest: show the test's line and natsim's report, not this frame
     found = exposures(net, source, ports)
     if found:
         lines = "\n".join(f"  {e}" for e in found)

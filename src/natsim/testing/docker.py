@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 __all__ = [
     "BRIDGES", "ERAS", "BridgeSpec", "ContainerSpec", "DockerHost", "PortSpec", "docker_hosts",
-    "docker_ipsets", "docker_rules",
+    "docker_ipsets", "docker_rules", "host_from_dict", "host_to_dict",
 ]
 
 Era = Literal["29", "28", "28.0.0", "27"]
@@ -314,7 +314,7 @@ def _ports(draw: st.DrawFn, used: set[tuple[int, str]], protos: tuple[str, ...],
         hp = draw(st.sampled_from(free))
         used.add((hp, proto))
         cp = draw(st.sampled_from(_CONTAINER_PORTS))
-        host_ip = draw(st.sampled_from((None, "127.0.0.1"))) if loopback else None
+        host_ip = draw(st.sampled_from((None, "127.0.0.1", "198.18.0.1"))) if loopback else None
         out.append(PortSpec(hp, cp, proto, host_ip))
     return tuple(out)
 
@@ -328,11 +328,16 @@ def docker_hosts(
     protos: tuple[str, ...] = ("tcp", "udp"),
     loopback_ports: bool = True,
     docker_user: bool = True,
+    layout: tuple[str, ...] | None = None,
 ) -> DockerHost:
-    """A Docker host of one era with 1–``max_bridges`` bridges and up to ``max_containers`` containers."""
+    """A Docker host of one era with 1–``max_bridges`` bridges and up to ``max_containers`` containers.
+
+    ``layout`` fixes the shape instead: every bridge of :data:`BRIDGES`, and containers c0, c1 ...
+    on the bridges it names (the differential suite reuses one lab of that shape for every example).
+    """
     era = draw(st.sampled_from(eras))
     proxy = draw(st.booleans())
-    n_bridges = draw(st.integers(1, min(max_bridges, len(BRIDGES))))
+    n_bridges = len(BRIDGES) if layout else draw(st.integers(1, min(max_bridges, len(BRIDGES))))
     bridges = tuple(
         BridgeSpec(name, ipaddress.IPv4Network(subnet), icc=draw(st.booleans()))
         for name, subnet in BRIDGES[:n_bridges]
@@ -340,8 +345,9 @@ def docker_hosts(
     used: set[tuple[int, str]] = set()
     containers: list[ContainerSpec] = []
     per_bridge: dict[str, int] = {}
-    for i in range(draw(st.integers(1, max_containers))):
-        b = bridges[draw(st.integers(0, n_bridges - 1))]
+    count = len(layout) if layout else draw(st.integers(1, max_containers))
+    for i in range(count):
+        b = next(x for x in bridges if x.name == layout[i]) if layout else bridges[draw(st.integers(0, n_bridges - 1))]
         per_bridge[b.name] = per_bridge.get(b.name, 0) + 1
         addr = b.gateway + per_bridge[b.name]
         ports = draw(_ports(used, protos, loopback_ports))
@@ -374,3 +380,39 @@ def _docker_user_rule(draw: st.DrawFn, containers: tuple[ContainerSpec, ...]) ->
             f"-i eth0 -p {p.proto} -m conntrack --ctorigdstport {p.host_port} --ctdir ORIGINAL -j DROP"
         )
     return draw(st.sampled_from(choices))
+
+
+# --------------------------------------------------------------------------------------------
+# Recording counterexamples
+
+def host_to_dict(host: DockerHost) -> dict:
+    """A JSON-ready form of ``host`` (for fixtures/regressions); :func:`host_from_dict` reads it back."""
+    return {
+        "era": host.era, "userland_proxy": host.userland_proxy, "br_netfilter": host.br_netfilter,
+        "forward_policy": host.forward_policy, "input_policy": host.input_policy,
+        "docker_user": list(host.docker_user), "uplink": host.uplink, "host_address": str(host.host_address),
+        "outside_address": str(host.outside_address),
+        "bridges": [{"name": b.name, "subnet": str(b.subnet), "icc": b.icc} for b in host.bridges],
+        "containers": [
+            {"name": c.name, "bridge": c.bridge, "address": str(c.address), "hairpin": c.hairpin,
+             "ports": [{"host_port": p.host_port, "container_port": p.container_port, "proto": p.proto,
+                        "host_ip": p.host_ip} for p in c.ports]}
+            for c in host.containers
+        ],
+    }
+
+
+def host_from_dict(data: dict) -> DockerHost:
+    return DockerHost(
+        era=data["era"], userland_proxy=data["userland_proxy"], br_netfilter=data["br_netfilter"],
+        forward_policy=data["forward_policy"], input_policy=data["input_policy"],
+        docker_user=tuple(data["docker_user"]), uplink=data["uplink"],
+        host_address=ipaddress.IPv4Interface(data["host_address"]),
+        outside_address=ipaddress.IPv4Address(data["outside_address"]),
+        bridges=tuple(BridgeSpec(b["name"], ipaddress.IPv4Network(b["subnet"]), b["icc"]) for b in data["bridges"]),
+        containers=tuple(
+            ContainerSpec(c["name"], c["bridge"], ipaddress.IPv4Address(c["address"]),
+                          tuple(PortSpec(**p) for p in c["ports"]), c["hairpin"])
+            for c in data["containers"]
+        ),
+    )

@@ -120,18 +120,24 @@ class Natsim:
 
     network: "Inputs"
 
+    def __repr__(self) -> str:
+        return f"Natsim({', '.join(self.network.files) or 'no files'})"
+
     def reachability(self, source: str, destination: str, via: str | None = None) -> "Answer":
         return _a.reachability(self.network, source, destination, via)
 
     def assert_reachable(self, source: str, destination: str, via: str | None = None) -> "Answer":
+        __tracebackhide__ = True
         return _a.assert_reachable(self.network, source, destination, via)
 
     def assert_not_reachable(self, source: str, destination: str, via: str | None = None) -> "Answer":
+        __tracebackhide__ = True
         return _a.assert_not_reachable(self.network, source, destination, via)
 
     def assert_only_published_ports_exposed(
         self, source: str = "outside", ports: Iterable[tuple[int, str]] | None = None
     ) -> None:
+        __tracebackhide__ = True
         _a.assert_only_published_ports_exposed(self.network, source, ports)
 
 

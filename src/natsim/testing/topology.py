@@ -92,12 +92,12 @@ def topology_of(host: DockerHost) -> Topology:
     uplink = host.host_address
     host_links = [
         _link("lo", "loopback", (_LOOPBACK,)),
-        _link(host.uplink, "physical", (uplink,)),
+        _link(host.uplink, "veth", (uplink,), peer="eth0", peer_namespace=OUTSIDE),  # the lab's veth to outside
     ]
     host_addrs: list[tuple[str, ipaddress.IPv4Interface]] = [(host.uplink, uplink)]
     for b in host.bridges:
         gw = ipaddress.IPv4Interface(f"{b.gateway}/{b.subnet.prefixlen}")
-        host_links.append(_link(b.name, "bridge", (gw,), bridge_nf_call_iptables=None))
+        host_links.append(_link(b.name, "bridge", (gw,), bridge_nf_call_iptables=False))  # ip link default
         host_addrs.append((b.name, gw))
     for c in host.containers:
         host_links.append(_link(port_name(host, c.name), "veth", (), master=c.bridge, hairpin=c.hairpin,
@@ -118,7 +118,7 @@ def topology_of(host: DockerHost) -> Topology:
         Namespace(HOST, "host", tuple(host_links), _routes(tuple(host_addrs), None, None), None, tuple(sysctls),
                   False, tuple(listeners), provenance=_PROV),
         _peer_namespace(OUTSIDE, "outside", ipaddress.IPv4Interface(f"{host.outside_address}/{uplink.network.prefixlen}"),
-                        uplink.ip, _servers(OUTSIDE_SERVER_PORTS, "server"), None),
+                        uplink.ip, _servers(OUTSIDE_SERVER_PORTS, "server"), host.uplink),
     ]
     for c in host.containers:
         b = host.bridge(c.bridge)
@@ -168,10 +168,12 @@ class FlowSpec:
 
     source: str
     target: str
-    port: int
+    port: int | None  # None for ICMP echo
     proto: str = "tcp"
 
     def __str__(self) -> str:
+        if self.port is None:
+            return f"{self.source} -> {self.target}/{self.proto}"
         return f"{self.source} -> {self.target}:{self.port}/{self.proto}"
 
 
@@ -204,11 +206,17 @@ def flows(draw: st.DrawFn, host: DockerHost) -> FlowSpec:
     if kind == "published":
         c, p = draw(st.sampled_from(published))
         source = draw(st.sampled_from(["outside", "host", c.name] + [n for n in names if n != c.name]))
-        target = "host"
-        if source in ("host", *names) and draw(st.booleans()):
-            target = "loopback" if source == "host" else "host"
-        return FlowSpec(source, target, p.host_port, p.proto)
-    proto = draw(st.sampled_from(("tcp", "udp")))
+        targets = ["host"]
+        if source == "host":
+            targets += ["loopback", *(b.name for b in host.bridges)]
+        elif source != "outside":
+            targets.append(host.container(source).bridge)  # the container's gateway address
+        return FlowSpec(source, draw(st.sampled_from(targets)), p.host_port, p.proto)
+    proto = draw(st.sampled_from(("tcp", "udp", "icmp")))
+    if proto == "icmp":
+        src = draw(st.sampled_from(["outside", "host", *names]))
+        dst = draw(st.sampled_from([n for n in ["outside", "host", *names] if n != src]))
+        return FlowSpec(src, dst, None, "icmp")
     if kind == "c2c":
         src = draw(st.sampled_from([*names, "host"]))
         dst = draw(st.sampled_from([n for n in names if n != src] or names))

@@ -166,9 +166,11 @@ def parse_container_inspect(text: str, file: str = "docker-inspect.json") -> tup
             endpoints = tuple(eps)
         state = _sub(e, "State") or {}
         running = state.get("Running")
+        sandbox = (_sub(e, "NetworkSettings") or {}).get("SandboxKey")
         out.append(Container(
             name=name, id=e.get("Id", str), network_mode=mode, endpoints=endpoints, ports=_ports(e, prov),
-            running=running if isinstance(running, bool) else None, provenance=prov,
+            running=running if isinstance(running, bool) else None,
+            sandbox=sandbox if isinstance(sandbox, str) and sandbox else None, provenance=prov,
         ))
     return tuple(out)
 

@@ -33,17 +33,18 @@ from natsim.topology.model import (
     DockerNetwork,
     Endpoint,
     Finding,
-    GatewayMode,
     Provenance,
     PublishedPort,
     Topology,
     assumed,
     inferred,
+    source_of,
 )
 
 DOCKER_FILTER_CHAINS = ("DOCKER", "DOCKER-BRIDGE", "DOCKER-CT", "DOCKER-FORWARD", "DOCKER-INTERNAL",
                         "DOCKER-ISOLATION", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2")
 DEFAULT_BRIDGE = "docker0"
+LOOPBACK4, LOOPBACK6 = ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")
 
 
 def _prov(rule: Rule) -> Provenance:
@@ -105,6 +106,12 @@ class _NetB:
         if name not in self.facts:
             self.facts[name] = _Fact(value, prov)
 
+    def set_mode(self, family: int, mode: str, prov: Provenance) -> None:
+        """Gateway mode: filter rules that show routed/nat-unprotected outrank the MASQUERADE that shows nat."""
+        key = f"gateway_mode_v{family}"
+        if key not in self.facts or (self.facts[key].value == "nat" and mode != "nat"):
+            self.facts[key] = _Fact(mode, prov)
+
 
 @dataclass
 class _CtrB:
@@ -118,8 +125,10 @@ class _CtrB:
 class _Evidence:
     """Signals for the daemon options; each with the rule that shows it."""
 
-    proxy_on: list[Provenance] = field(default_factory=list)
+    proxy_on: list[Provenance] = field(default_factory=list)  # daemon-wide: nat OUTPUT, -i BR -j RETURN
     proxy_off: list[Provenance] = field(default_factory=list)
+    weak_on: list[Provenance] = field(default_factory=list)  # per network: may differ (swarm's docker_gwbridge)
+    weak_off: list[Provenance] = field(default_factory=list)
     hairpin_masq: list[Provenance] = field(default_factory=list)
 
 
@@ -176,7 +185,7 @@ class _Inference:
                     n.subnets.setdefault(src[0], _prov(r))
                     n.set("masquerade", True, _prov(r))
                     n.set("internal", False, _prov(r))
-                    n.set(f"gateway_mode_v{self.family}", "nat", _prov(r))
+                    n.set_mode(self.family, "nat", _prov(r))
                     if isinstance(r.target, Snat):
                         n.set("snat", True, _prov(r))
                 c_src, c_dst = _host(r.source), _host(r.destination)
@@ -186,11 +195,11 @@ class _Inference:
                     self.port(self.ctr(c_src, r), _proto(r) or "tcp", lo, r)
                 if out is not None and not out[1] and r.source is None and _has_src_local(r):
                     self.net(out[0], r)  # -o BR -m addrtype --src-type LOCAL -j MASQUERADE: proxy off
-                    self.evidence.proxy_off.append(_prov(r))
+                    self.evidence.weak_off.append(_prov(r))
         for r in _rules(rs, "nat", "OUTPUT"):
             if isinstance(r.target, Jump) and r.target.chain == "DOCKER":
                 dst = _net(r.destination)
-                if dst is not None and dst[1] and dst[0] == ipaddress.ip_network("127.0.0.0/8"):
+                if dst is not None and dst[1] and dst[0] in (LOOPBACK4, LOOPBACK6):
                     self.evidence.proxy_on.append(_prov(r))  # loopback left to docker-proxy
                 elif dst is None:
                     self.evidence.proxy_off.append(_prov(r))  # loopback DNATed too
@@ -211,8 +220,8 @@ class _Inference:
         bridge = into[0] if into is not None and into[1] else None
         if bridge is not None:
             self.net(bridge, r)
-            if self.family == 4 and not _host(r.destination) and self.v29_layout:
-                self.evidence.proxy_on.append(_prov(r))  # v29: ! -i BR on the DNAT leaves containers to the proxy
+            if not _host(r.destination) and self.v29_layout:
+                self.evidence.weak_on.append(_prov(r))  # v29: ! -i BR on the DNAT leaves containers to the proxy
         c = self.ctr(caddr, r, bridge)
         dport = _dport(r)
         if dport is None:
@@ -238,16 +247,22 @@ class _Inference:
         for chain in DOCKER_FILTER_CHAINS:
             for r in _rules(rs, "filter", chain):
                 self._filter_rule(chain, r)
-        for r in _rules(rs, "filter", "FORWARD"):
+        forward = _rules(rs, "filter", "FORWARD")
+        for r in forward:
             if isinstance(r.target, Jump) and r.target.chain == "DOCKER":
                 out = _iface(r.out_interface)
                 if out is not None and not out[1]:
                     self.net(out[0], r)  # <=27: -A FORWARD -o BR -j DOCKER
-            if isinstance(r.target, (Accept, Drop)) and r.target is not None:
-                into, out = _iface(r.in_interface), _iface(r.out_interface)
-                if into is not None and out is not None and into[0] == out[0] and into[0] in self.nets \
-                        and not into[1] and not out[1]:
-                    self.nets[into[0]].set("icc", isinstance(r.target, Accept), _prov(r))
+        for r in forward:  # <=28.0.0 put the per-bridge rules in FORWARD itself
+            if not isinstance(r.target, (Accept, Drop)) or r.source is not None or r.destination is not None:
+                continue
+            into, out = _iface(r.in_interface), _iface(r.out_interface)
+            if into is None or into[1] or into[0] not in self.nets or r.matches:
+                continue
+            if out is not None and out[0] == into[0] and not out[1]:
+                self.nets[into[0]].set("icc", isinstance(r.target, Accept), _prov(r))  # -i BR -o BR
+            elif out is None and isinstance(r.target, Accept):
+                self.nets[into[0]].set("icc_open", True, _prov(r))  # -i BR -j ACCEPT
 
     def _filter_rule(self, chain: str, r: Rule) -> None:
         into, out = _iface(r.in_interface), _iface(r.out_interface)
@@ -261,9 +276,9 @@ class _Inference:
                 if dport is not None and dport[0] == dport[1]:
                     self.port(c, _proto(r) or "tcp", dport[0], r)
             elif into is not None and into[1] and into[0] == out[0] and r.source is None and _proto(r) is None:
-                n.set(f"gateway_mode_v{self.family}", "nat-unprotected", _prov(r))  # ! -i BR -o BR -j ACCEPT
+                n.set_mode(self.family, "nat-unprotected", _prov(r))  # ! -i BR -o BR -j ACCEPT
             elif into is None and _proto(r) in ("icmp", "ipv6-icmp", "icmpv6") and r.destination is None:
-                n.set(f"gateway_mode_v{self.family}", "routed", _prov(r))  # -o BR -p icmp -j ACCEPT
+                n.set_mode(self.family, "routed", _prov(r))  # -o BR -p icmp -j ACCEPT
             return
         if chain in ("DOCKER-INTERNAL", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION") and isinstance(t, Drop):
             src, dst = _net(r.source), _net(r.destination)
@@ -300,7 +315,10 @@ class _Inference:
     # ------------------------------------------------------------------ results
 
     def userland_proxy(self) -> tuple[bool | None, Provenance | None]:
+        """Daemon-wide signals decide; per-network ones only when there are none."""
         on, off = self.evidence.proxy_on, self.evidence.proxy_off
+        if not on and not off:
+            on, off = self.evidence.weak_on, self.evidence.weak_off
         if on and not off:
             return True, on[0]
         if off and not on:
@@ -387,12 +405,13 @@ def infer_from_rules(rulesets: Mapping[int, Ruleset]) -> Topology:
             fields.append(("era", replace(p, detail=f"{why}: {p.detail}" if p.detail else why)))
             break
     first = next(iter(rulesets[f] for f in docker_families))
-    docker_prov = Provenance(first.source, "inferred", None, "Docker's chains (DOCKER ...) are present")
-    fields.append(("iptables", docker_prov))
+    docker_prov = Provenance(first.source, "inferred", None, "the presence of Docker's chains (DOCKER ...)")
     if 6 in docker_families:
-        fields.append(("ip6tables", Provenance(rulesets[6].source, "inferred", None, "Docker's chains in ip6tables")))
+        fields.append(("ip6tables", Provenance(rulesets[6].source, "inferred", None,
+                                                "the presence of Docker's chains in ip6tables")))
     daemon = DaemonOptions(
-        userland_proxy=proxy, iptables=True, ip6tables=True if 6 in docker_families else None, era=era,
+        userland_proxy=proxy, iptables=True if 4 in docker_families else None,
+        ip6tables=True if 6 in docker_families else None, era=era,
         provenance=docker_prov, field_sources=tuple(fields),
     )
     return Topology(networks=networks, containers=containers, daemon=daemon, findings=tuple(inf.findings))
@@ -564,9 +583,29 @@ def _interface_findings(rulesets: Mapping[int, Ruleset], topo: Topology) -> tupl
     return tuple(out)
 
 
+def _name_from_namespaces(inferred_topo: Topology, known: Topology) -> Topology:
+    """A container known only by address takes the name of the read container namespace that holds the address."""
+    owners = {}
+    for ns in known.namespaces:
+        if ns.role == "container" and ns.name.startswith("container:"):
+            for a in ns.addresses() or ():
+                owners[a.address] = ns
+    if not owners or not inferred_topo.containers:
+        return inferred_topo
+    out = []
+    for c in inferred_topo.containers:
+        ns = next((owners[a] for a in c.addresses() if a in owners), None)
+        if ns is not None and source_of(c, "name").is_assumption:
+            sources = tuple((k, p) for k, p in c.field_sources if k != "name") + (("name", ns.provenance),)
+            c = replace(c, name=ns.name.split(":", 1)[1], field_sources=sources)
+        out.append(c)
+    return replace(inferred_topo, containers=tuple(out))
+
+
 def infer_topology(rulesets: Mapping[int, Ruleset], known: Topology) -> Topology:
     """What the rules imply, merged *under* ``known`` (read facts win; disagreements become Conflicts)."""
     guessed = infer_from_rules(rulesets)
+    guessed = _name_from_namespaces(guessed, known)
     guessed = _rename_networks(guessed, known)
     guessed = _drop_covered_ports(guessed, known)
     merged = merge(guessed, known)
@@ -576,4 +615,4 @@ def infer_topology(rulesets: Mapping[int, Ruleset], known: Topology) -> Topology
     return merged
 
 
-__all__ = ["infer_from_rules", "infer_topology", "GatewayMode"]
+__all__ = ["infer_from_rules", "infer_topology"]

@@ -13,9 +13,9 @@ from dataclasses import replace
 from typing import Any
 
 from natsim.errors import InputError
+from natsim.model.location import Location
 from natsim.topology.model import (
-    TABLE_MAIN,
-    TABLE_NAMES,
+    ROUTE_TYPES,
     FdbEntry,
     Link,
     LinkAddress,
@@ -28,10 +28,8 @@ from natsim.topology.model import (
     Sysctl,
     read_from,
 )
-from natsim.topology.values import Place, locate, parse_address, parse_network
+from natsim.topology.values import Place, locate, parse_address, parse_network, parse_table
 
-ROUTE_TYPES = {"unicast", "local", "broadcast", "blackhole", "unreachable", "prohibit", "multicast", "anycast",
-               "throw", "nat"}
 
 
 def load_json_list(text: str, file: str) -> list[dict[str, Any]]:
@@ -64,10 +62,15 @@ class JsonEntry:
         return Provenance(self.file, "read", None, f"entry {self.index + 1}")
 
     def place(self, key: str) -> Place:
+        """Where ``key`` of this entry is; searched for only when an error is raised."""
         value = self.data.get(key)
         needle = f'"{key}":' if not isinstance(value, str) else f'"{value}"'
-        line, col, src = locate(self.text, needle)
-        return Place(self.file, line, col, src if src is not None and len(src) < 300 else None)
+
+        def find() -> tuple[int, int, str | None]:
+            line, col, src = locate(self.text, needle)
+            return line, col, src if src is not None and len(src) < 300 else None
+
+        return Place(self.file, finder=find)
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
         if key not in self.data or self.data[key] is None:
@@ -196,19 +199,6 @@ def apply_bridge_link(links: tuple[Link, ...] | None, text: str, file: str = "br
     return tuple(by_name[n] for n in order)
 
 
-def _table(value: object, place: Place) -> int:
-    if value is None:
-        return TABLE_MAIN
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        if value in TABLE_NAMES:
-            return TABLE_NAMES[value]
-        if value.isdigit():
-            return int(value)
-    raise place.error(f"found table {value!r}", "expected main, local, default or a number")
-
-
 def _family_of_route(e: JsonEntry) -> int:
     for key in ("gateway", "prefsrc", "dst"):
         v = e.data.get(key)
@@ -239,7 +229,7 @@ def parse_ip_route(text: str, file: str = "ip-route.json") -> tuple[Route, ...]:
             dst=dst, type=rtype, dev=e.get("dev", str),
             gateway=None if gw is None else parse_address(gw, e.place("gateway")),
             prefsrc=None if src is None else parse_address(src, e.place("prefsrc")),
-            table=_table(e.data.get("table"), e.place("table")),
+            table=parse_table(e.data.get("table"), e.place("table")),
             metric=e.get("metric", int), scope=e.get("scope", str), protocol=e.get("protocol", str),
             provenance=prov,
         ))
@@ -267,7 +257,7 @@ def parse_ip_rule(text: str, file: str = "ip-rule.json", family: int = 4) -> tup
             action = "goto"
         out.append(PolicyRule(
             priority=e.need("priority", int), family=family,
-            table=_table(table, e.place("table")) if table is not None else None,
+            table=parse_table(table, e.place("table")) if table is not None else None,
             action=action,
             src=None if src in (None, "all") else parse_network(f"{src}/{srclen}" if srclen is not None else src,
                                                                 e.place("src")),
@@ -316,13 +306,16 @@ def parse_sysctl(text: str, file: str = "sysctl.txt") -> tuple[Sysctl, ...]:
     """``sysctl -a`` (``key = value`` per line); lines sysctl prints on errors are rejected with their place."""
     out = []
     for no, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith(("#", ";")):
-            continue
-        m = _SYSCTL.match(line)
-        if m is None:
-            raise InputError(file, no, 1, f"found {line.strip()[:60]!r}", "expected `key = value` as sysctl -a prints",
-                             line)
-        out.append(Sysctl(m.group(1).replace("/", "."), m.group(2), read_from(file, no)))
+        key, eq, value = line.partition(" = ")  # the form sysctl prints; anything else goes through the regex
+        if not eq or " " in key:
+            if not line.strip() or line.lstrip().startswith(("#", ";")):
+                continue
+            m = _SYSCTL.match(line)
+            if m is None:
+                raise InputError(file, no, 1, f"found {line.strip()[:60]!r}",
+                                 "expected `key = value` as sysctl -a prints", line)
+            key, value = m.group(1), m.group(2)
+        out.append(Sysctl(key.strip().replace("/", "."), value.strip(), Provenance(file, "read", Location(file, no))))
     return tuple(out)
 
 

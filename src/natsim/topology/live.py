@@ -10,13 +10,17 @@ JSON, so the same host read either way gives an equal model (tests/topology chec
 from __future__ import annotations
 
 import ipaddress
+import shutil
+from dataclasses import replace
 import socket
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from natsim.errors import EnvironmentProblem
+from natsim.topology.docker_inspect import parse_docker_json
 from natsim.topology.iproute import parse_ss, parse_sysctl
+from natsim.topology.merge import merge
 from natsim.topology.model import (
     HOST,
     FdbEntry,
@@ -24,10 +28,13 @@ from natsim.topology.model import (
     LinkAddress,
     LinkKind,
     Namespace,
+    NamespaceRole,
     Neighbour,
     PolicyRule,
     Provenance,
     Route,
+    Topology,
+    container_namespace_name,
 )
 
 _SCOPES = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
@@ -53,9 +60,10 @@ def _open(netns: str | None) -> Any:
         raise EnvironmentProblem(f"pyroute2 is not installed ({err})") from None
     if netns is None:
         return IPRoute()
-    if not Path("/run/netns", netns).exists():
+    path = Path(netns) if netns.startswith("/") else Path("/run/netns", netns)
+    if not path.exists():
         raise EnvironmentProblem(f"network namespace {netns!r} does not exist (see `ip netns list`)")
-    return NetNS(netns, flags=0)  # flags=0: never create the namespace
+    return NetNS(str(path) if netns.startswith("/") else netns, flags=0)  # flags=0: never create the namespace
 
 
 def _attr(msg: Any, name: str) -> Any:
@@ -220,7 +228,13 @@ def _fdb(ipr: Any, names: dict[int, str], prov: Provenance) -> tuple[FdbEntry, .
 
 
 def _command(netns: str | None, argv: list[str]) -> str | None:
-    cmd = argv if netns is None else ["ip", "netns", "exec", netns, *argv]
+    """Run a read-only command in natsim's namespace, ``ip netns`` NAME, or the namespace at a path."""
+    if netns is None:
+        cmd = argv
+    elif netns.startswith("/"):
+        cmd = ["nsenter", f"--net={netns}", *argv]
+    else:
+        cmd = ["ip", "netns", "exec", netns, *argv]
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
@@ -230,7 +244,10 @@ def _command(netns: str | None, argv: list[str]) -> str | None:
 
 def read_live(netns: str | None = None, name: str = HOST, namespace_names: dict[int, str] | None = None,
               sysctls: bool = True, sockets: bool = True) -> Namespace:
-    """Read one namespace (the current one, or ``ip netns`` NAME) into a :class:`Namespace` called ``name``."""
+    """Read one namespace into a :class:`Namespace` called ``name``.
+
+    ``netns``: None for natsim's own, an ``ip netns`` name, or a path such as a Docker SandboxKey.
+    """
     source = "live" if netns is None else f"live:netns {netns}"
     prov = Provenance(source, "read")
     ipr = _open(netns)
@@ -250,8 +267,60 @@ def read_live(netns: str | None = None, name: str = HOST, namespace_names: dict[
         listeners = parse_ss(text, f"{source}: ss -Hltnup")
     elif sockets:
         listeners = ()
+    role: NamespaceRole = "host" if name == HOST else "container" if name.startswith("container:") else "other"
     return Namespace(
-        name=name, role="host" if name == HOST else "other", links=links, routes=routes, policy_rules=rules,
+        name=name, role=role, links=links, routes=routes, policy_rules=rules,
         sysctls=sysctl_list, sysctls_complete=sysctl_list is not None, listeners=listeners,
         neighbours=neighbours, fdb=fdb, provenance=prov,
     )
+
+
+def _docker_facts() -> Topology | None:
+    """``docker inspect`` / ``docker network inspect`` through the CLI, when there is one (read-only)."""
+    if shutil.which("docker") is None:
+        return None
+    parts: list[Topology] = []
+    for list_cmd, inspect, file in ((["docker", "ps", "-q"], ["docker", "inspect"], "live: docker inspect"),
+                                    (["docker", "network", "ls", "-q"], ["docker", "network", "inspect"],
+                                     "live: docker network inspect")):
+        ids = _command(None, list_cmd)
+        if ids is None:
+            continue
+        text = _command(None, inspect + ids.split()) if ids.split() else "[]"
+        if text is not None:
+            parts.append(parse_docker_json(text, file))
+    return merge(*parts) if parts else None
+
+
+def read_live_topology(netns: str | None = None, docker: bool = True,
+                       sandboxes: dict[str, str] | None = None) -> tuple[Topology, tuple[str, ...]]:
+    """The live host (``ip netns`` NAME or natsim's own namespace) as a Topology, with notes on what was read.
+
+    Each running bridge-mode container's own namespace (docker inspect SandboxKey, or ``sandboxes``:
+    name → path) is read too, as ``container:NAME``: its addresses, routes and listening sockets.
+    """
+    ns = read_live(netns, HOST)
+    notes = [f"topology read from the kernel via netlink ({ns.provenance.source})"]
+    if ns.sysctls is None:
+        notes.append("sysctl -a could not be run: sysctls are unknown")
+    topo = Topology(namespaces=(ns,))
+    facts = _docker_facts() if docker and netns is None else None
+    if facts is not None:
+        topo = merge(topo, facts)
+        notes.append("Docker's containers and networks read with docker inspect")
+    else:
+        notes.append("no Docker daemon was asked: container names and networks come from the rules")
+    paths = dict(sandboxes or {})
+    for c in topo.containers or ():
+        if c.sandbox and c.running is not False and c.mode == "bridge":
+            paths.setdefault(c.name, c.sandbox)
+    extra = []
+    for name, path in sorted(paths.items()):
+        try:
+            extra.append(read_live(path, container_namespace_name(name)))
+        except (EnvironmentProblem, OSError) as err:
+            notes.append(f"the namespace of container {name} ({path}) could not be read: {err}")
+    if extra:
+        topo = replace(topo, namespaces=topo.namespaces + tuple(extra))
+        notes.append(f"read the namespaces of {len(extra)} container(s) too")
+    return topo, tuple(notes)

@@ -19,6 +19,7 @@ from natsim.topology.model import (
     DockerNetwork,
     Endpoint,
     Link,
+    Provenance,
     Sysctl,
     Topology,
     UNKNOWN_SOURCE,
@@ -39,28 +40,42 @@ def _show(value: object) -> str:
 
 
 def merge_fact(old: F, new: F, label: str, conflicts: list[Conflict]) -> F:
-    """``new`` over ``old`` field by field: unknown fields are filled, differing ones reported."""
+    """``new`` over ``old`` field by field: unknown fields are filled, differing ones reported.
+
+    Each field keeps the provenance of the value it ends with; a value that a read source
+    confirms is credited to that source rather than to an inference or assumption.
+    """
     changes: dict[str, Any] = {}
-    sources = list(getattr(old, "field_sources", ()))
+    final: dict[str, Provenance] = {}
     for name in fact_fields(type(old)):
         a, b = getattr(old, name), getattr(new, name)
+        pa, pb = source_of(old, name), source_of(new, name)
         if name in _NESTED and a is not None and b is not None:
             merged = _NESTED_MERGE[name](a, b, label, conflicts)
             if merged != a:
                 changes[name] = merged
+            final[name] = pb if pa.is_assumption and not pb.is_assumption else pa
             continue
-        if b is None or a == b:
+        if b is None:
+            if a is not None:
+                final[name] = pa
             continue
-        if a is not None and not _same(a, b) and source_of(old, name).how != "assumed":
-            conflicts.append(Conflict(f"{label}: {name.replace('_', ' ')}", _show(a), source_of(old, name),
-                                      _show(b), source_of(new, name), kept="b"))
+        if a is not None and a == b:
+            final[name] = pb if pa.is_assumption and not pb.is_assumption else pa
+            continue
+        if a is not None and not _same(a, b) and pa.how != "assumed":
+            conflicts.append(Conflict(f"{label}: {name.replace('_', ' ')}", _show(a), pa, _show(b), pb, kept="b"))
         changes[name] = b
-        sources = [(k, p) for k, p in sources if k != name] + [(name, source_of(new, name))]
-    if not changes:
+        final[name] = pb
+    if not hasattr(old, "field_sources"):
+        return replace(old, **changes) if changes else old  # type: ignore[type-var]
+    base, new_base = source_of(old), source_of(new)
+    if base.is_assumption and not new_base.is_assumption and new_base != UNKNOWN_SOURCE:
+        base = new_base
+    sources = tuple((k, p) for k, p in final.items() if p != base)
+    if not changes and base == source_of(old) and sources == tuple(getattr(old, "field_sources", ())):
         return old
-    if hasattr(old, "field_sources"):
-        changes["field_sources"] = tuple(sources)
-    return replace(old, **changes)  # type: ignore[type-var]
+    return replace(old, **changes, provenance=base, field_sources=sources)  # type: ignore[type-var]
 
 
 def _same(a: object, b: object) -> bool:

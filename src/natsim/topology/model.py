@@ -29,6 +29,9 @@ LinkKind = Literal["physical", "veth", "bridge", "loopback", "other"]
 RouteType = Literal[
     "unicast", "local", "broadcast", "blackhole", "unreachable", "prohibit", "multicast", "anycast", "throw", "nat"
 ]
+#: Every route type, as iproute2 names them (include/uapi/linux/rtnetlink.h RTN_*).
+ROUTE_TYPES: tuple[str, ...] = ("unicast", "local", "broadcast", "blackhole", "unreachable", "prohibit", "multicast",
+                                "anycast", "throw", "nat")
 NamespaceRole = Literal["host", "container", "outside", "other"]
 How = Literal["read", "inferred", "assumed"]
 
@@ -423,9 +426,13 @@ class Namespace:
             return best is not None and best.type == "local"
         if address.is_loopback:
             return True
+        if any(a.address == address for l in self.links or () for a in l.addresses or ()):
+            return True
         owned = self.local_addresses(address.version)
         if owned is None:
-            return Unknown(f"the addresses of namespace {self.name} are not known")
+            unknown = [l.name for l in self.links or () if l.addresses is None]
+            what = f"of interface(s) {', '.join(unknown)}" if unknown else ""
+            return Unknown(f"the addresses {what} of namespace {self.name} are not known".replace("  ", " "))
         return address in owned
 
     def ipv4_conf(self, iface: str, name: str) -> Tri:
@@ -595,6 +602,7 @@ class Container:
     endpoints: tuple[Endpoint, ...] | None = None
     ports: tuple[PublishedPort, ...] | None = None
     running: bool | None = None
+    sandbox: str | None = None  # its network namespace's path (docker inspect SandboxKey), for reading it live
     provenance: Provenance = field(default=UNKNOWN_SOURCE, compare=False)
     field_sources: tuple[tuple[str, Provenance], ...] = field(default=(), compare=False)
 
@@ -741,12 +749,20 @@ class Topology:
                 return n
         return None
 
+    @cached_property
+    def _containers_by_name(self) -> dict[str, Container]:
+        """Containers by name, the first of each name (the engine asks per container: keep it O(1))."""
+        out: dict[str, Container] = {}
+        for c in self.containers or ():
+            out.setdefault(c.name, c)
+        return out
+
     def container(self, name_or_id: str) -> Container | None:
         """A container by name (with or without Docker's leading ``/``) or id prefix (>= 12 chars)."""
         key = name_or_id.lstrip("/")
-        for c in self.containers or ():
-            if c.name == key:
-                return c
+        by_name = self._containers_by_name.get(key)
+        if by_name is not None:
+            return by_name
         for c in self.containers or ():
             if c.id is not None and len(key) >= 12 and c.id.startswith(key):
                 return c

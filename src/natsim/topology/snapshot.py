@@ -7,8 +7,10 @@ have told, and :attr:`Snapshot.missing` says what cannot be known without it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from natsim.errors import InputError, UsageError
 from natsim.topology.docker_inspect import endpoints_from_network_inspect, parse_container_inspect, parse_network_inspect
@@ -22,7 +24,16 @@ from natsim.topology.iproute import (
     parse_sysctl,
     parse_ss,
 )
-from natsim.topology.model import HOST, Container, Finding, Namespace, Provenance, Topology
+from natsim.topology.model import (
+    HOST,
+    Container,
+    Finding,
+    Namespace,
+    NamespaceRole,
+    Provenance,
+    Topology,
+    container_namespace_name,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +88,45 @@ def _read(path: Path) -> str:
         raise InputError(str(path), 0, 1, f"cannot read the file ({err.strerror})", "expected a readable file") from None
 
 
+#: The files of one container's namespace, in ``containers/NAME/`` of a snapshot (the same commands, run inside).
+CONTAINER_FILES = ("ip-addr.json", "ip-route.json", "ip-rule.json", "ip6-rule.json", "sysctl.txt", "ss.txt")
+CONTAINERS_DIR = "containers"
+
+
+def _texts(d: Path, names: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """name → (text, path) for the files of ``names`` present in ``d``."""
+    return {n: (_read(d / n), str(d / n)) for n in names if (d / n).is_file()}
+
+
+def read_namespace(d: Path, name: str, role: NamespaceRole) -> Namespace:
+    """One namespace from the iproute2/sysctl/ss files in ``d`` (any may be missing: that fact stays unknown)."""
+    files = _texts(d, [f.name for f in SNAPSHOT_FILES if not f.name.startswith("docker")])
+
+    def parsed(file: str, parse: Callable[..., Any], *extra: Any) -> Any:
+        return parse(files[file][0], files[file][1], *extra) if file in files else None
+
+    links = parsed("ip-addr.json", parse_ip_addr)
+    if "bridge-link.json" in files:
+        links = apply_bridge_link(links, *files["bridge-link.json"])
+    rules = None
+    if "ip-rule.json" in files or "ip6-rule.json" in files:
+        rules = (parsed("ip-rule.json", parse_ip_rule, 4) or ()) + (parsed("ip6-rule.json", parse_ip_rule, 6) or ())
+    sysctls = parsed("sysctl.txt", parse_sysctl)
+    return Namespace(
+        name=name, role=role, links=links, routes=parsed("ip-route.json", parse_ip_route), policy_rules=rules,
+        sysctls=sysctls,
+        sysctls_complete=sysctls is not None and len(sysctls) > 200,  # a full `sysctl -a`, not a hand-picked subset
+        listeners=parsed("ss.txt", parse_ss), neighbours=parsed("ip-neigh.json", parse_ip_neigh),
+        fdb=parsed("bridge-fdb.json", parse_bridge_fdb), provenance=Provenance(str(d), "read"),
+    )
+
+
 def read_snapshot(directory: str | Path, namespace: str = HOST) -> Snapshot:
-    """Read a snapshot directory into the namespace ``namespace`` (the Docker host by default)."""
+    """Read a snapshot directory into the namespace ``namespace`` (the Docker host by default).
+
+    ``containers/NAME/`` subdirectories, when present, hold the same files collected inside
+    container NAME's network namespace; they become namespaces ``container:NAME``.
+    """
     d = Path(directory)
     if not d.is_dir():
         raise UsageError(f"{d}: not a snapshot directory (expected a directory of files as docs/snapshot.md lists)")
@@ -90,44 +138,21 @@ def read_snapshot(directory: str | Path, namespace: str = HOST) -> Snapshot:
             findings.append(Finding(f"{d / extra}: not a snapshot file natsim reads; ignored", "note"))
     if not files:
         raise UsageError(f"{d}: none of the snapshot files is there (expected e.g. iptables.rules, ip-addr.json)")
+    namespaces = [read_namespace(d, namespace, "host" if namespace == HOST else "other")]
+    cdir = d / CONTAINERS_DIR
+    if cdir.is_dir():
+        for sub in sorted(p for p in cdir.iterdir() if p.is_dir()):
+            namespaces.append(read_namespace(sub, container_namespace_name(sub.name), "container"))
 
-    def text(name: str) -> str | None:
-        return _read(files[name]) if name in files else None
-
-    def path(name: str) -> str:
-        return str(files[name])
-
-    links = None
-    if (t := text("ip-addr.json")) is not None:
-        links = parse_ip_addr(t, path("ip-addr.json"))
-    if (t := text("bridge-link.json")) is not None:
-        links = apply_bridge_link(links, t, path("bridge-link.json"))
-    routes = parse_ip_route(t, path("ip-route.json")) if (t := text("ip-route.json")) is not None else None
-    rules = None
-    if "ip-rule.json" in files or "ip6-rule.json" in files:
-        rules = ()
-        if (t := text("ip-rule.json")) is not None:
-            rules += parse_ip_rule(t, path("ip-rule.json"), 4)
-        if (t := text("ip6-rule.json")) is not None:
-            rules += parse_ip_rule(t, path("ip6-rule.json"), 6)
-    sysctls = parse_sysctl(t, path("sysctl.txt")) if (t := text("sysctl.txt")) is not None else None
-    listeners = parse_ss(t, path("ss.txt")) if (t := text("ss.txt")) is not None else None
-    neighbours = parse_ip_neigh(t, path("ip-neigh.json")) if (t := text("ip-neigh.json")) is not None else None
-    fdb = parse_bridge_fdb(t, path("bridge-fdb.json")) if (t := text("bridge-fdb.json")) is not None else None
-    ns = Namespace(
-        name=namespace, role="host" if namespace == HOST else "other", links=links, routes=routes,
-        policy_rules=rules, sysctls=sysctls,
-        sysctls_complete=sysctls is not None and len(sysctls) > 200,  # a full `sysctl -a`, not a hand-picked subset
-        listeners=listeners, neighbours=neighbours, fdb=fdb, provenance=Provenance(str(d), "read"),
-    )
+    docker = _texts(d, ("docker-inspect.json", "docker-network-inspect.json"))
     networks = None
-    if (t := text("docker-network-inspect.json")) is not None:
-        networks = parse_network_inspect(t, path("docker-network-inspect.json"))
+    if "docker-network-inspect.json" in docker:
+        networks = parse_network_inspect(*docker["docker-network-inspect.json"])
     containers = None
-    if (t := text("docker-inspect.json")) is not None:
-        containers = parse_container_inspect(t, path("docker-inspect.json"))
-    elif (t := text("docker-network-inspect.json")) is not None:
-        eps = endpoints_from_network_inspect(t, path("docker-network-inspect.json"))
+    if "docker-inspect.json" in docker:
+        containers = parse_container_inspect(*docker["docker-inspect.json"])
+    elif "docker-network-inspect.json" in docker:
+        eps = endpoints_from_network_inspect(*docker["docker-network-inspect.json"])
         containers = tuple(
             Container(name, network_mode=None, endpoints=tuple(e), provenance=e[0].provenance)
             for name, e in sorted(eps.items())
@@ -135,7 +160,7 @@ def read_snapshot(directory: str | Path, namespace: str = HOST) -> Snapshot:
     missing = tuple(f"{f.name} ({f.tells})" for f in SNAPSHOT_FILES if f.name not in files)
     if "ip6-rule.json" not in files and "ip-rule.json" in files:
         missing = tuple(m for m in missing if not m.startswith("ip6-rule.json"))
-    topo = Topology(namespaces=(ns,), networks=networks, containers=containers, host=namespace,
+    topo = Topology(namespaces=tuple(namespaces), networks=networks, containers=containers, host=namespace,
                     findings=tuple(findings), missing=missing)
     return Snapshot(
         directory=d, topology=topo,

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from natsim.errors import InputError
 from natsim.topology.model import (
     HOST,
-    TABLE_NAMES,
+    ROUTE_TYPES,
     Container,
     DaemonOptions,
     DockerNetwork,
@@ -31,7 +31,6 @@ from natsim.topology.model import (
     Route,
     Sysctl,
     Topology,
-    container_namespace_name,
     read_from,
 )
 from natsim.topology.values import (
@@ -43,13 +42,12 @@ from natsim.topology.values import (
     parse_network,
     parse_port,
     parse_publish,
+    parse_table,
 )
 
 T = TypeVar("T")
 
 LINK_KINDS = ("physical", "veth", "bridge", "loopback", "other")
-ROUTE_TYPES = ("unicast", "local", "broadcast", "blackhole", "unreachable", "prohibit", "multicast", "anycast",
-               "throw", "nat")
 ROLES = ("host", "container", "outside", "other")
 GATEWAY_MODES = ("nat", "nat-unprotected", "routed", "isolated")
 
@@ -144,17 +142,6 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
             _flatten(f"{prefix}.{k}" if prefix else k, v, out)
     else:
         out[prefix] = value
-
-
-def _table_id(value: object, place: Place) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        if value in TABLE_NAMES:
-            return TABLE_NAMES[value]
-        if value.isdigit():
-            return int(value)
-    raise place.error(f"found table {value!r}", "expected main, local, default or a number")
 
 
 def load_toml(path: str | Path) -> Topology:
@@ -313,7 +300,7 @@ def _interface(s: _Section, reader: _Reader) -> Link:
     return Link(
         name=name,
         kind=kind,  # type: ignore[arg-type]
-        addresses=_address_list(s, "addresses"),
+        addresses=_address_list(s, "addresses") or (),  # an interface listed without addresses has none
         up=s.get("up", bool, True),
         mac=None if mac is None else parse_mac(mac, s.place("mac")),
         master=s.get("master", str),
@@ -337,7 +324,7 @@ def _route(s: _Section, reader: _Reader) -> Route:
     if dst.prefixlen == 0 and gateway is not None and gateway.version == 6:
         dst = parse_network("::/0", s.place("dst"))
     rtype = s.choice("type", ROUTE_TYPES) or "unicast"
-    table = _table_id(s.get("table", (str, int), "local" if rtype in ("local", "broadcast") else "main"),
+    table = parse_table(s.get("table", (str, int), "local" if rtype in ("local", "broadcast") else "main"),
                       s.place("table"))
     return Route(dst=dst, type=rtype, dev=s.get("dev", str), gateway=gateway,  # type: ignore[arg-type]
                  prefsrc=None if src is None else parse_address(src, s.place("src")), table=table,
@@ -353,7 +340,7 @@ def _rule(s: _Section, reader: _Reader) -> PolicyRule:
     table = s.get("table", (str, int))
     return PolicyRule(
         priority=s.need("priority", int), family=family,
-        table=_table_id(table if table is not None else "main", s.place("table")) if action == "lookup" else None,
+        table=parse_table(table if table is not None else "main", s.place("table")) if action == "lookup" else None,
         action=action,
         src=None if src in (None, "all") else parse_network(src, s.place("from")),
         dst=None if dst in (None, "all") else parse_network(dst, s.place("to")),
@@ -429,4 +416,4 @@ def _namespace(s: _Section, reader: _Reader) -> Namespace:
     )
 
 
-__all__ = ["load_toml", "parse_toml", "container_namespace_name"]
+__all__ = ["load_toml", "parse_toml"]

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from natsim.errors import InputError
 from natsim.model.values import IPAddress, IPNetwork
+from natsim.topology.model import TABLE_MAIN, TABLE_NAMES
 
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
@@ -24,8 +26,12 @@ class Place:
     line: int = 0
     column: int = 1
     source_line: str | None = None
+    finder: Callable[[], tuple[int, int, str | None]] | None = None  # finds line/column only when an error needs it
 
     def error(self, found: str, expected: str) -> InputError:
+        if self.finder is not None:
+            line, column, source_line = self.finder()
+            return InputError(self.file, line, column, found, expected, source_line)
         return InputError(self.file, self.line, self.column, found, expected, self.source_line)
 
 
@@ -59,6 +65,20 @@ def parse_interface_address(text: object, place: Place) -> tuple[IPAddress, int]
     except ValueError:
         raise place.error(f"found {text!r}", "expected an address with prefix such as 192.0.2.10/24") from None
     return iface.ip, iface.network.prefixlen
+
+
+def parse_table(value: object, place: Place) -> int:
+    """A routing table as ip prints it (``main``, ``local``, ``default`` or a number); absent means main."""
+    if value is None:
+        return TABLE_MAIN
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        if value in TABLE_NAMES:
+            return TABLE_NAMES[value]
+        if value.isdigit():
+            return int(value)
+    raise place.error(f"found table {value!r}", "expected main, local, default or a number")
 
 
 def parse_mac(text: object, place: Place) -> str:

@@ -15,6 +15,7 @@ eth0 198.18.0.1/24 and 198.18.0.3/24; outside client 198.18.0.2 (runs a server o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from tests.lab import Bridge, Container, Host, Listen, Publish
@@ -169,6 +170,58 @@ def free5gc() -> Scenario:
                     (FREE5GC,), "", spec, flows)
 
 
+HOSTAUDIT = "hostaudit-ufw-docker28-libvirt-counters.v4.rules"
+
+
+def ufw_libvirt() -> Scenario:
+    """A real ufw + Docker 28 + libvirt host (INPUT/FORWARD DROP, DOCKER-USER REJECTs for a VM network).
+
+    The "containers" vm0/vm1 are VMs on the libvirt bridges: for the kernel a VM is a namespace
+    behind a bridge port like a container.
+    """
+    text = re.sub(r"^\[\d+:\d+\] ", "", corpus(HOSTAUDIT), flags=re.M)
+    text = text.replace('-m comment "REDACTED_COMMENT" "deny agent VM to Docker"',
+                        '-m comment --comment "deny agent VM to Docker"').replace("IP4_1/32", "255.255.255.255/32")
+    vm0, vm1, d1 = "192.168.122.10", "192.168.231.10", "172.17.0.2"
+    spec = Host(
+        rules_v4=text,
+        bridges=(Bridge("docker0", "172.17.0.1/16"), Bridge("virbr0", "192.168.122.1/24"),
+                 Bridge("virbr1", "192.168.231.1/24")),
+        containers=(
+            Container("d1", "docker0", d1, listen=(Listen("tcp", 80),)),
+            Container("vm0", "virbr0", vm0, listen=(Listen("tcp", 22),)),
+            Container("vm1", "virbr1", vm1, listen=(Listen("tcp", 22),)),
+        ),
+        userland_proxy=True,
+        br_netfilter=False,
+        uplink_v4=(f"{H1}/24",), uplink_v6=(), outside_v6=None,
+        host_listen=(Listen("tcp", 22), Listen("udp", 53)),
+        outside_listen=(Listen("tcp", 80),),
+    )
+    flows = (
+        Flow("outside", H1, 22, why="ufw has no allow rule for ssh: INPUT policy DROP"),
+        Flow("outside", H1, None, "icmp", why="ufw-before-input accepts echo requests"),
+        Flow("outside", vm0, 22, why="into the libvirt NAT network: LIBVIRT_FWI REJECT"),
+        Flow("host", d1, 80, why="host to a container (OUTPUT only)"),
+        Flow("vm1", d1, 80, why="the author's DOCKER-USER REJECT for virbr1 -> docker0"),
+        Flow("vm0", d1, 80, why="other VM network to docker0: DOCKER drops ! -i docker0 -o docker0"),
+        Flow("d1", vm0, 22, why="container to a VM: DOCKER-FORWARD -i docker0 ACCEPT before libvirt's REJECT"),
+        Flow("vm0", vm1, 22, why="between libvirt networks: LIBVIRT_FWI REJECT"),
+        Flow("vm0", OUT, 80, why="VM to the outside: LIBVIRT_FWO ACCEPT, MASQUERADE"),
+        Flow("vm1", OUT, 80, why="agent VM to the outside"),
+        Flow("d1", OUT, 80, why="container to the outside"),
+        Flow("vm1", "192.168.231.1", 22, why="agent VM to the host's ssh: ufw-user-input -i virbr1 DROP"),
+        Flow("vm1", "192.168.231.1", 53, "udp", why="agent VM to the host's DNS: LIBVIRT_INP ACCEPT"),
+        Flow("d1", "172.17.0.1", 22, why="container to the host's ssh: ufw default deny"),
+    )
+    return Scenario("ufw-docker28-libvirt", "docker-28.x",
+                    "host audit: ufw (INPUT/FORWARD policy DROP) + Docker 28 (no containers published) + libvirt "
+                    "networks virbr0/virbr1, DOCKER-USER REJECTs virbr1 -> Docker; VMs emulated as namespaces",
+                    (HOSTAUDIT,), "counters stripped; the author's malformed redacted comment rewritten as "
+                    "--comment; the redacted address IP4_1 taken as 255.255.255.255 (libvirt's broadcast RETURN)",
+                    spec, flows)
+
+
 GOLDEN = "moby-iptabler-golden-{}.rules"
 GOLDEN6 = "moby-iptabler-golden-{}.ip6.rules"
 G4, G4_2, G6, G6_2, GW6 = "192.168.0.2", "192.168.0.3", "fd49:efd7:54aa::1", "fd49:efd7:54aa::2", "fd49:efd7:54aa::ffff"
@@ -227,6 +280,9 @@ def catalog() -> tuple[Scenario, ...]:
                   "userland-proxy=false as Docker sets it up: br_netfilter on, hairpin on, route_localnet=1 on bridges",
                   (V285, V285_NOPROXY), NOPROXY_NOTE, noproxy285, proxy=False, br_netfilter=True, hairpin=True,
                   route_localnet=("docker0", "bridge1")),
+        _standard("v28.5-noproxy-no-route-localnet", "docker-28.x",
+                  "userland-proxy=false, br_netfilter and hairpin on, but route_localnet=0 (reset by another tool)",
+                  (V285, V285_NOPROXY), NOPROXY_NOTE, noproxy285, proxy=False, br_netfilter=True, hairpin=True),
         _standard("v28.5-noproxy-nobrnf", "docker-28.x", "userland-proxy=false but br_netfilter off (module missing)",
                   (V285, V285_NOPROXY), NOPROXY_NOTE, noproxy285, proxy=False, br_netfilter=False, hairpin=True,
                   route_localnet=("docker0", "bridge1")),
@@ -268,6 +324,7 @@ def catalog() -> tuple[Scenario, ...]:
                   "nat is identical); no raw table (moby filterDirectAccess skips nat-unprotected)",
                   iptablesdoc(V29, V29_NATUNPROT, tables=("filter", "nat")), proxy=True, br_netfilter=False),
         free5gc(),
+        ufw_libvirt(),
         golden("default-proxy-icc-masq-nat", "userland proxy on, br_netfilter off",
                proxy=True, br_netfilter=False, hairpin=False),
         golden("noproxy-hairpin-icc-masq-nat", "userland-proxy=false: br_netfilter on, hairpin on, route_localnet=1",

@@ -1,0 +1,245 @@
+"""The partition of outside source addresses into classes every relevant rule treats alike.
+
+For a packet arriving on interface I with protocol P to port D, only rules that could
+see it (their -i, -p and --dport admit I, P and D) can tell sources apart.  The address
+line is cut at each of their source boundaries and at the prefixes the topology tells
+apart (loopback, the host's subnets, Docker subnets); then the pieces that lie inside the
+same set of source constraints are merged into one class: each constraint gets a random
+64-bit hash, a difference array XORs it over the pieces it covers, and equal prefix-XORs
+mean equal sets (a collision needs two different sets with equal 64-bit XOR sums).
+
+Work is split so that it stays linear in the rules: per (ruleset, interface) the pieces
+and the hash of the constraints that do not depend on protocol or port are computed once;
+per (protocol, ports) only the few port-specific constraints are added.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from dataclasses import dataclass
+
+from natsim.audit.checks_docker import CLIENT
+from natsim.audit.probe import holds
+from natsim.audit.regions import region_of
+from natsim.audit.services import reachable_chains
+from natsim.audit.space import Dim, IntervalAtoms, interval_universe
+from natsim.model.ruleset import Ruleset
+from natsim.topology.model import Topology
+
+#: Chains a packet from outside can meet, by table (as their built-in roots).
+OUTSIDE_PATH = (("raw", ("PREROUTING",)), ("mangle", ("PREROUTING", "FORWARD", "INPUT")),
+                ("nat", ("PREROUTING", "POSTROUTING")), ("filter", ("INPUT", "FORWARD")))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceClass:
+    """Source addresses every relevant rule treats alike: ``ranges`` (inclusive ints) and a representative."""
+
+    ranges: tuple[tuple[int, int], ...]
+    representative: ipaddress.IPv4Address | ipaddress.IPv6Address
+    label: str
+
+
+def topology_cuts(topo: Topology | None, family: int) -> tuple[list, list]:
+    """(prefixes the engine tells apart, prefixes no outside client can have as its address).
+
+    Loopback, the host's own addresses and Docker's subnets are spoofed sources when they
+    arrive from outside (the kernel drops them as martians or Docker's raw rules do); the
+    host's on-link subnets are real neighbours.
+    """
+    loop = ipaddress.ip_network("127.0.0.0/8" if family == 4 else "::1/128")
+    cuts, spoofed = [loop], [loop]
+    if topo is None:
+        return cuts, spoofed
+    for net in topo.networks or ():
+        subs = [s for s in net.subnets or () if s.version == family]
+        cuts.extend(subs)
+        spoofed.extend(subs)
+    ns = topo.host_namespace
+    for a in (ns.addresses(family) or ()) if ns is not None else ():
+        own = ipaddress.ip_network(a.address)
+        cuts.extend((a.network, own))
+        spoofed.append(own)
+    return cuts, spoofed
+
+
+@dataclass
+class _Prepared:
+    """Per (ruleset, interface): the pieces, the generic signature per piece, the port-specific constraints."""
+
+    atoms: IntervalAtoms
+    base: list[int]  # signature of each piece from the protocol/port-independent constraints
+    spoofed: list[bool]
+    specific: list[tuple[tuple, list[tuple[int, list[tuple[int, int]], bool]]]]  # (filters, [(hash, spans, neg)])
+    by_port: dict[int, list[int]]  # specific entries that name exactly one destination port
+    other: list[int]  # the remaining specific entries
+    memo: dict[tuple[int, ...], list["SourceClass"]]  # classes per set of admitted entries, per limit
+
+
+def _spans(atoms: IntervalAtoms, c) -> list[tuple[int, int]]:
+    return [(atoms.index_of(lo), atoms.index_of(hi) + 1) for lo, hi in c.values]
+
+
+_RULES: dict[int, tuple[Ruleset, list]] = {}
+
+
+def _outside_rules(rs: Ruleset) -> list[tuple[list, tuple, list]]:
+    """(interface constraints, protocol/port constraints, source constraints) of each rule on the
+    outside path that names a source; computed once per ruleset."""
+    hit = _RULES.get(id(rs))
+    if hit is not None and hit[0] is rs:
+        return hit[1]
+    out = []
+    for table, roots in OUTSIDE_PATH:
+        tbl = rs.table(table)
+        for name in reachable_chains(rs, table, roots):
+            for rule in tbl.chain(name).rules:
+                cs = region_of(rule).constraints
+                src = [c for c in cs if c.dim is Dim.SRC]
+                if src:
+                    out.append(([c for c in cs if c.dim is Dim.IIF],
+                                tuple(c for c in cs if c.dim in (Dim.PROTO, Dim.DPORT)), src))
+    if len(_RULES) > 64:
+        _RULES.clear()
+    _RULES[id(rs)] = (rs, out)
+    return out
+
+
+def _prepare(rs: Ruleset, topo: Topology | None, iface: str | None) -> _Prepared:
+    generic: list = []
+    specific: list = []
+    for iifs, filters, src in _outside_rules(rs):
+        if iface is not None and iifs and not all(holds(c, iface) for c in iifs):
+            continue
+        (specific if filters else generic).append((filters, src))
+    bounds: set[int] = set()
+    for _, src in generic + specific:
+        for c in src:
+            for lo, hi in c.values:
+                bounds.update((lo, hi + 1))
+    cuts, spoofed_nets = topology_cuts(topo, rs.family)
+    for net in cuts:
+        bounds.update((int(net.network_address), int(net.broadcast_address) + 1))
+    atoms = IntervalAtoms(bounds, interval_universe(Dim.SRC, rs.family))
+    n = len(atoms)
+    rnd = random.Random(0)
+    diff = [0] * (n + 1)
+    for _, src in generic:
+        for c in src:
+            _xor(diff, rnd.getrandbits(64), _spans(atoms, c), c.negated, n)
+    base, sig = [], 0
+    for a in range(n):
+        sig ^= diff[a]
+        base.append(sig)
+    spoof = [0] * (n + 1)
+    for net in spoofed_nets:
+        spoof[atoms.index_of(int(net.network_address))] += 1
+        spoof[atoms.index_of(int(net.broadcast_address)) + 1] -= 1
+    spoofed, inside = [], 0
+    for a in range(n):
+        inside += spoof[a]
+        spoofed.append(inside > 0)
+    prepared_specific = [
+        (filters, [(rnd.getrandbits(64), _spans(atoms, c), c.negated) for c in src]) for filters, src in specific
+    ]
+    by_port: dict[int, list[int]] = {}
+    other: list[int] = []
+    for i, (filters, _) in enumerate(specific):
+        single = [c for c in filters if c.dim is Dim.DPORT and not c.negated and len(c.values) == 1
+                  and c.values[0][0] == c.values[0][1]]
+        if single:
+            by_port.setdefault(single[0].values[0][0], []).append(i)
+        else:
+            other.append(i)
+    return _Prepared(atoms, base, spoofed, prepared_specific, by_port, other, {})
+
+
+def _xor(diff: list[int], h: int, spans: list[tuple[int, int]], negated: bool, n: int) -> None:
+    if negated:
+        diff[0] ^= h
+        diff[n] ^= h
+    for i, j in spans:
+        diff[i] ^= h
+        diff[j] ^= h
+
+
+_PREPARED: dict[tuple, tuple[Ruleset, _Prepared]] = {}
+
+
+def _prepared(rs: Ruleset, topo: Topology | None, iface: str | None) -> _Prepared:
+    key = (id(rs), id(topo), iface)
+    hit = _PREPARED.get(key)
+    if hit is not None and hit[0] is rs:
+        return hit[1]
+    if len(_PREPARED) > 256:
+        _PREPARED.clear()
+    got = _prepare(rs, topo, iface)
+    _PREPARED[key] = (rs, got)
+    return got
+
+
+def source_classes(
+    rs: Ruleset, limit: int, topo: Topology | None = None, iface: str | None = None, proto: int | None = None,
+    ports: tuple[int, ...] = (),
+) -> list[SourceClass]:
+    """Up to ``limit`` classes of outside sources for a packet from ``iface`` (protocol number ``proto``,
+    destination ``ports``): an ordinary Internet client's class first, then the others in address order."""
+    prep = _prepared(rs, topo, iface)
+    candidates = set(prep.other)
+    for p in ports:
+        candidates.update(prep.by_port.get(p, ()))
+    admitted = tuple(sorted(i for i in candidates if _admits(prep.specific[i][0], proto, ports)))
+    key = admitted + (-limit,)
+    if key not in prep.memo:
+        prep.memo[key] = _group(prep, admitted, limit, rs.family)
+    return prep.memo[key]
+
+
+def _group(prep: _Prepared, admitted: tuple[int, ...], limit: int, family: int) -> list[SourceClass]:
+    atoms, n = prep.atoms, len(prep.atoms)
+    diff = [0] * (n + 1)
+    for i in admitted:
+        for h, spans, negated in prep.specific[i][1]:
+            _xor(diff, h, spans, negated, n)
+    groups: dict[int, list[int]] = {}
+    extra = 0
+    for a in range(n):
+        extra ^= diff[a]
+        if not prep.spoofed[a]:
+            groups.setdefault(prep.base[a] ^ extra, []).append(a)
+    client = int(CLIENT[family])
+    client_atom = atoms.index_of(client)
+    make = ipaddress.ip_address if family == 4 else ipaddress.IPv6Address
+    ordered = sorted(groups.values(), key=lambda ms: (client_atom not in ms, ms[0]))
+    out: list[SourceClass] = []
+    for members in ordered:
+        if len(out) >= limit:
+            break
+        ranges = tuple(atoms.interval(a) for a in members)
+        rep = client if client_atom in members else _representative(ranges, make, family)
+        if rep is None:
+            continue
+        first = f"{make(ranges[0][0])}-{make(ranges[0][1])}"
+        more = f" (+{len(ranges) - 1} more ranges)" if len(ranges) > 1 else ""
+        out.append(SourceClass(ranges, make(rep), "any" if len(groups) == 1 else first + more))
+    return out
+
+
+def _admits(filters: tuple, proto: int | None, ports: tuple[int, ...]) -> bool:
+    for c in filters:
+        if c.dim is Dim.PROTO:
+            if proto is not None and not holds(c, proto):
+                return False
+        elif ports and not any(holds(c, p) for p in ports):
+            return False
+    return True
+
+
+def _representative(ranges, make, family: int) -> int | None:
+    for lo, hi in ranges:
+        cand = lo + (hi - lo) // 2 if hi - lo > 2 else lo
+        addr = make(cand)
+        if not (addr.is_unspecified or addr.is_multicast or (family == 4 and addr.is_reserved)):
+            return cand
+    return None
