@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # so that `from tests.lab import ...` works from any test folder
 
 KERNEL_TOOLS = ("ip", "iptables-legacy-restore", "iptables-nft-restore", "ip6tables-legacy-restore",
-                "ip6tables-nft-restore")
+                "ip6tables-nft-restore", "ipset")
 
 
 @functools.cache
@@ -31,7 +31,7 @@ def kernel_unavailable() -> str | None:
         return "kernel tests need root (network namespaces, iptables)"
     missing = [t for t in KERNEL_TOOLS if shutil.which(t) is None]
     if missing:
-        return f"kernel tests need {', '.join(missing)} (apt-get install iproute2 iptables)"
+        return f"kernel tests need {', '.join(missing)} (apt-get install iproute2 iptables ipset)"
     try:
         p = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError) as e:

@@ -126,3 +126,26 @@ def test_matrix_formats(fmt, tmp_path, capsys) -> None:
 def test_matrix_reports_bad_input(tmp_path, capsys) -> None:
     assert main(["matrix", str(tmp_path / "missing.rules")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_containers_the_rules_treat_alike_share_a_zone() -> None:
+    from natsim.audit.flows import cell_flows
+    from natsim.generate import docker_host
+    from natsim.parse import parse_text
+    from natsim.audit.assume import with_assumed_uplinks
+    from natsim.engine import Network
+    from natsim.explain.inputs import infer_topology
+    from natsim.topology.model import Topology
+
+    rs = parse_text(docker_host(40, containers=20), "gen.rules").ruleset
+    topo, _ = with_assumed_uplinks(infer_topology({4: rs}, Topology()), {4: rs})
+    flows = cell_flows(Network(rulesets={4: rs}, topology=topo))
+    zone_keys = {cf.zone.key for cf in flows}
+    [cls] = [z for z in zone_keys if z.startswith("containers on")]
+    assert "(20," in cls
+    # the representative's own published port is asked from another member (not a hairpin)
+    rep_flows = [cf for cf in flows if cf.zone.key == cls and cf.service.kind == "published"]
+    rep = rep_flows[0].zone.members[0]
+    own = [cf for cf in rep_flows if cf.service.rule.rule.target.to_destination[0].addresses.lo
+           == topo.container(rep).addresses()[0]]
+    assert own and all(cf.flow.source == f"container:{cf.zone.members[1]}" for cf in own)

@@ -135,3 +135,15 @@ def test_index_gives_the_same_first_match_as_a_linear_scan() -> None:
                       40000, rnd.randrange(77, 85), in_iface=f"br{rnd.randrange(4)}", out_iface=f"br{rnd.randrange(4)}")
                for _ in range(200)]
     assert _walk(10**9, rs, packets) == _walk(2, rs, packets)
+
+
+def test_bad_flows_are_usage_errors() -> None:
+    import pytest
+
+    from natsim.errors import UsageError
+
+    net = filter_net("")
+    for flow in (Flow("nowhere", ip("192.0.2.10"), "tcp", 22), Flow("outside", ip("192.0.2.10"), "tcp", None),
+                 Flow("outside", ip("192.0.2.10"), "tcp", 22, source_address=ip("2001:db8::1"))):
+        with pytest.raises(UsageError):
+            simulate(net, flow)

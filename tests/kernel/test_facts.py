@@ -41,7 +41,7 @@ def docker_host(rules: str, backend: str = "nft", hairpin: bool = False, **kw: o
     )
 
 
-def outcome(h, frm: str, dst: str, port: int, timeout: float = 0.5) -> tuple[str, str | None, str | None]:
+def outcome(h, frm: str, dst: str, port: int, timeout: float = 1.0) -> tuple[str, str | None, str | None]:
     r = h.probe(frm, dst, port, timeout=timeout)
     return r.outcome, r.by, r.seen
 

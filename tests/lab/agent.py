@@ -43,6 +43,7 @@ REFUSED = "refused"  # RST / ICMP port unreachable
 TIMEOUT = "timeout"  # nothing came back in time (a DROP somewhere)
 UNREACHABLE = "unreachable"  # ICMP host/net unreachable, or no route
 ERROR = "error"  # any other errno (EPERM from a local OUTPUT drop, ...); see detail
+ANSWER_WAIT = 3.0  # seconds a TCP server that accepted may take to send its answer line
 
 
 def join_netns(name: str) -> None:
@@ -257,6 +258,10 @@ def probe_stream(proto: str, dst: str, port: int, src: str | None, sport: int, t
         try:
             s.connect((dst, port))
             out["local"], out["local_port"] = s.getsockname()[:2]
+            if proto == "tcp":
+                # The handshake is done, so a server holds the connection and will answer: wait longer
+                # than the connect timeout, so that a loaded machine cannot turn "connected" into "timeout".
+                s.settimeout(max(timeout, ANSWER_WAIT))
             if proto == "udp":
                 s.send(b"probe\n")
                 data = s.recv(2048)

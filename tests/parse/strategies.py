@@ -39,6 +39,14 @@ def port_ranges(draw):
     return PortRange(lo, hi)
 
 
+@st.composite
+def port_matches(draw):
+    """A port match in canonical form: a negated range never touches 0 or 65535 (decision 0021)."""
+    rng = draw(port_ranges())
+    negated = draw(negs) and rng.lo > 0 and rng.hi < 65535
+    return Neg(rng, negated)
+
+
 comments = st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=40)
 ctstates = st.frozensets(st.sampled_from(["NEW", "ESTABLISHED", "RELATED", "INVALID", "DNAT", "SNAT"]), min_size=1)
 
@@ -55,8 +63,8 @@ def rules(draw, table: str, chain: str, user_chains: tuple[str, ...], version: i
     matches: list[m.Match] = []
     if proto in ("tcp", "udp") and draw(st.booleans()):
         cls = m.Tcp if proto == "tcp" else m.Udp
-        dport = draw(st.none() | neg_of(port_ranges()))
-        sport = draw(st.none() | neg_of(port_ranges()))
+        dport = draw(st.none() | port_matches())
+        sport = draw(st.none() | port_matches())
         matches.append(cls(sport=sport, dport=dport))
     if draw(st.booleans()):
         matches.append(m.Conntrack(ctstate=draw(neg_of(ctstates))))

@@ -32,6 +32,8 @@ from natsim.topology.model import Topology
 
 #: At most this many source classes are asked about per outside zone and service.
 MAX_SOURCE_CLASSES = 8
+#: Up to this many containers, each is a zone of its own; beyond, containers the rules treat alike share one.
+MAX_CONTAINER_ZONES = 16
 #: At most this many host ports (from INPUT accepts) become services.
 MAX_HOST_PORTS = 64
 PORT_PROTOS = ("tcp", "udp", "sctp")
@@ -123,7 +125,8 @@ def container_zones(rulesets: dict[int, Ruleset], topo: Topology | None) -> list
             i for i, (fam, cs) in enumerate(src_rules)
             if any(a.version == fam and all(_holds(k, int(a)) for k in cs) for a in addrs)
         )
-        alone = f"container:{c.name}" in own or c.mode in ("host", "container") or not addrs
+        alone = (len(containers) <= MAX_CONTAINER_ZONES or f"container:{c.name}" in own
+                 or c.mode in ("host", "container") or not addrs)
         key = (c.network_mode, tuple(sorted(e.network for e in c.endpoints or ())), sig, c.name if alone else "")
         groups.setdefault(key, []).append(c)
     out = []

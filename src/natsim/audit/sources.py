@@ -44,6 +44,10 @@ class SourceClass:
 def topology_cuts(topo: Topology | None, family: int) -> tuple[list, list]:
     """(prefixes the engine tells apart, prefixes no outside client can have as its address).
 
+    The first list doubles as extra "constraints" of the signature: an on-link neighbour
+    (the host routes replies to it directly) is a different class from a distant client
+    (replies need a route), whatever the rules say.
+
     Loopback, the host's own addresses and Docker's subnets are spoofed sources when they
     arrive from outside (the kernel drops them as martians or Docker's raw rules do); the
     host's on-link subnets are real neighbours.
@@ -128,6 +132,9 @@ def _prepare(rs: Ruleset, topo: Topology | None, iface: str | None) -> _Prepared
     for _, src in generic:
         for c in src:
             _xor(diff, rnd.getrandbits(64), _spans(atoms, c), c.negated, n)
+    for net in cuts:  # the engine tells these prefixes apart: each is a class boundary of its own
+        span = [(atoms.index_of(int(net.network_address)), atoms.index_of(int(net.broadcast_address)) + 1)]
+        _xor(diff, rnd.getrandbits(64), span, False, n)
     base, sig = [], 0
     for a in range(n):
         sig ^= diff[a]

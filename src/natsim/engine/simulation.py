@@ -46,6 +46,11 @@ def simulate(net: Network, flow: Flow, max_branches: int = MAX_BRANCHES) -> Flow
 
 def _simulate(net: Network, flow: Flow, max_branches: int) -> FlowResult:
     world = net.world
+    if flow.source_address is not None and flow.source_address.version != flow.family:
+        raise UsageError(f"source address {flow.source_address} and destination {flow.destination} are of different "
+                         "IP versions")
+    if not flow.is_icmp and flow.dport is None:
+        raise UsageError(f"{flow.proto} needs a destination port (or use icmp for ping)")
     if world.resolve_namespace(flow.source) is None:
         known = ", ".join(sorted(world.namespaces))
         raise UsageError(f"unknown source {flow.source!r}; known namespaces: {known}")

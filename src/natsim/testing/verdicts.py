@@ -4,7 +4,7 @@ The kernel's side is a probe result (tests/lab's ``Probe``, or anything with ``o
 ``seen``): ``connected`` means a server answered, every other outcome (timeout, refused,
 unreachable, closed) means the connection did not get through.  natsim's side is a
 :class:`~natsim.engine.result.FlowResult`.  They agree when the verdicts match and, for a
-reachable flow, the server saw the same client address.
+reachable flow (TCP/UDP), the server saw the same client address.
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ def compare(flow: Any, probe: KernelProbe, result: FlowResult) -> Disagreement |
     mine = f"reachable (seen {seen})" if nv == "reachable" else nv
     if nv != kv:
         return Disagreement(str(flow), "verdict", kernel, mine, reason)
-    if kv == "reachable" and seen != probe.seen:
+    # An ICMP probe reports who answered the echo, not how the target saw the client: verdict only.
+    icmp = getattr(flow, "proto", None) in ("icmp", "icmpv6")
+    if kv == "reachable" and not icmp and seen != probe.seen:
         return Disagreement(str(flow), "seen-address", kernel, mine, reason)
     return None

@@ -14,7 +14,7 @@ from tests.lab.host import probe_batches
 from .catalog import Flow, Scenario
 
 BACKENDS = ("nft", "legacy")
-FAST, CONFIRM = 0.25, 0.6  # seconds: first attempt, then confirmation of a timeout
+FAST, CONFIRM = 0.25, 1.5  # seconds: first attempt, then confirmation of a timeout (past TCP's 1 s SYN retry)
 
 
 def result_of(res: dict) -> dict:
