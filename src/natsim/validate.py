@@ -16,8 +16,10 @@ from collections.abc import Iterable
 from natsim.errors import InputError
 from natsim.model.location import Location
 from natsim.model.ruleset import BUILTIN_CHAINS, Rule, Ruleset, Table
+from natsim.model.matches import Limit
 from natsim.model.targets import TARGETS, Jump, UnknownTarget
 from natsim.parse import ParsedFile
+from natsim.parse.normalize import limit_period
 
 #: Target extensions of the kernel that natsim does not model; ``-j`` of any other
 #: unknown name that is not a chain is a jump to a chain that does not exist.
@@ -34,6 +36,44 @@ MATCH_PLACES: dict[str, tuple[frozenset[str] | None, frozenset[str] | None]] = {
     "Owner": (None, frozenset({"OUTPUT", "POSTROUTING"})),
     "Rpfilter": (frozenset({"raw", "mangle"}), frozenset({"PREROUTING"})),
 }
+
+
+#: xt_limit converts rates with HZ * CREDITS_PER_JIFFY; 32000 for HZ=250 and HZ=1000 (the usual kernels).
+_LIMIT_HZ_CPJ = 32000
+_LIMIT_SCALE = 10000
+_U32 = 0xFFFFFFFF
+
+
+def _user2credits(user: int) -> int:
+    """xt_limit's user2credits, in u32 arithmetic as the kernel does it."""
+    user &= _U32
+    if user > _U32 // _LIMIT_HZ_CPJ:
+        return ((user // _LIMIT_SCALE) * _LIMIT_HZ_CPJ) & _U32
+    return ((user * _LIMIT_HZ_CPJ) // _LIMIT_SCALE) & _U32
+
+
+def limit_overflows(match: Limit) -> bool:
+    """Whether xt_limit's checkentry refuses this rate and burst ("Overflow, try lower")."""
+    period = limit_period(match.limit or "3/hour")
+    burst = 5 if match.limit_burst is None else match.limit_burst
+    if period is None:
+        return False
+    return burst == 0 or _user2credits(period * burst) < _user2credits(period)
+
+
+def _rule_problems(rule: Rule) -> Iterable[InputError]:
+    """Checks on one rule that iptables-restore makes (on the stricter backend, decision 0023)."""
+    for neg, flag in ((rule.source, "-s"), (rule.destination, "-d")):
+        if neg is not None and neg.negated and neg.value.prefixlen == 0:
+            yield _problem(rule.location, f"found ! {flag} {neg.value}",
+                           "expected an address match that can match (iptables-nft refuses a negated /0; "
+                           "under legacy the rule never matches)", rule.text)
+    for match in rule.matches:
+        if isinstance(match, Limit) and limit_overflows(match):
+            yield _problem(rule.location, f"found -m limit --limit {match.limit} --limit-burst "
+                                          f"{5 if match.limit_burst is None else match.limit_burst}",
+                           "expected a rate times burst that fits the kernel's counters (iptables-legacy "
+                           "refuses it: 'Overflow, try lower')", rule.text)
 
 
 def _problem(loc: Location, found: str, expected: str, text: str | None = None) -> InputError:
@@ -104,6 +144,7 @@ def check_table(table: Table) -> Iterable[InputError]:
     for chain in table.chains:
         hooks = reached[chain.name]
         for rule in chain.rules:
+            yield from _rule_problems(rule)
             for match in rule.matches:
                 place = MATCH_PLACES.get(type(match).__name__)
                 if place is None:

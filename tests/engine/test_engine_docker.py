@@ -422,3 +422,14 @@ def test_rules_inside_a_container_namespace_apply_there() -> None:
     assert one(run(net, "container:c2", "192.168.0.2", 80)).verdict == "reachable"
     # c1's own outgoing connection: its conntrack lets the reply in through its INPUT DROP policy
     assert one(run(net, "container:c1", "198.51.100.7", 443)).verdict == "reachable"
+
+
+def test_host_with_unknown_interfaces_gets_the_assumed_ones() -> None:
+    from dataclasses import replace
+
+    topo = golden_host().topology()
+    host = topo.namespaces[0]
+    topo = replace(topo, namespaces=(replace(host, links=None), *topo.namespaces[1:]))
+    net = Network(rulesets={4: rules(GOLDEN_PROXY)}, topology=topo)
+    o = one(run(net, "outside", "203.0.113.1", 8080))
+    assert o.verdict == "reachable" and str(o.destination) == "192.168.0.2"

@@ -121,3 +121,19 @@ def test_mark_in_mangle_output_reroutes_by_policy_rule() -> None:
     o = only(simulate(net, Flow("host", ip("203.0.113.9"), "tcp", 443)))
     reroute = [s for s in o.legs[0].steps if s.kind == "route" and "re-routed" in s.note]
     assert o.verdict == "reachable" and reroute and "via 192.0.2.254" in reroute[0].note
+
+
+def test_conntrack_states_of_first_packets() -> None:
+    from natsim.engine.conntrack import CtTable
+    from natsim.engine.packet import Packet
+
+    t = CtTable()
+    synack = Packet(4, ip("10.0.0.2"), ip("10.0.0.1"), "tcp", 80, 40000, tcp_flags=frozenset({"SYN", "ACK"}))
+    assert t.lookup(synack).state == "INVALID"  # a reply without a connection starts nothing
+    syn = Packet(4, ip("10.0.0.1"), ip("10.0.0.2"), "tcp", 40000, 80)
+    assert t.lookup(syn).state == "NEW"
+    reply = t.lookup(synack)
+    assert reply.state == "ESTABLISHED" and reply.is_reply
+    assert t.lookup(syn).state == "ESTABLISHED"  # once the reply was seen
+    echo_reply = Packet(4, ip("10.0.0.2"), ip("10.0.0.1"), "icmp", icmp_type=0)
+    assert t.lookup(echo_reply).state == "INVALID"

@@ -139,6 +139,23 @@ def kernel_model(ns: Namespace, text: str, family: int, tables: set[str]) -> Rul
     return strip(parse_text(saved, "kernel-save", family=family).ruleset, tables)
 
 
+LIMITS = ["5/day 8", "5/day 5", "1/day 5", "1/day 2", "1/day 1", "10/day 100", "1/hour 1000", "3/hour 5",
+          "2/day 3", "7/hour 2000"]
+
+
+@pytest.mark.parametrize("rate_burst", LIMITS)
+def test_limit_overflow_check_agrees_with_legacy(netns: Namespace, rate_burst: str):
+    """xt_limit refuses a rate whose credits overflow (computed for HZ*CREDITS_PER_JIFFY = 32000)."""
+    from natsim.validate import validate
+
+    if netns.backend != "legacy":
+        pytest.skip("nft's limit has no overflow check; natsim follows legacy (decision 0023)")
+    rate, burst = rate_burst.split()
+    text = f"*filter\n-A INPUT -m limit --limit {rate} --limit-burst {burst} -j ACCEPT\nCOMMIT\n"
+    refused = netns.restore(text, 4).returncode != 0
+    assert bool(validate(parse_text(text, "limit"))) == refused
+
+
 ACCEPTED = {
     "unreached-loop": "*filter\n:A - [0:0]\n:B - [0:0]\n-A A -j B\n-A B -j A\nCOMMIT\n",
     "unreached-masquerade": "*nat\n:X - [0:0]\n-A X -j MASQUERADE\nCOMMIT\n",

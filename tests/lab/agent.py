@@ -43,7 +43,7 @@ REFUSED = "refused"  # RST / ICMP port unreachable
 TIMEOUT = "timeout"  # nothing came back in time (a DROP somewhere)
 UNREACHABLE = "unreachable"  # ICMP host/net unreachable, or no route
 ERROR = "error"  # any other errno (EPERM from a local OUTPUT drop, ...); see detail
-ANSWER_WAIT = 3.0  # seconds a TCP server that accepted may take to send its answer line
+ANSWER_WAIT = 1.0  # at least this long (and twice the connect timeout) for an accepted connection's answer
 
 
 def join_netns(name: str) -> None:
@@ -180,11 +180,11 @@ class Proxy(Listener):
 
     def relay_tcp(self, client: socket.socket) -> None:
         try:
-            backend = socket.create_connection(self.target, timeout=1.0)
+            # no timeout, as docker-proxy (net.DialTCP): a silently dropped backend leaves the client hanging
+            backend = socket.create_connection(self.target)
         except OSError:
-            client.close()  # docker-proxy also accepts first and closes when the backend fails
+            client.close()  # docker-proxy also accepts first and closes when the backend refuses
             return
-        backend.settimeout(None)
 
         def pump(a: socket.socket, b: socket.socket) -> None:
             try:
@@ -261,7 +261,7 @@ def probe_stream(proto: str, dst: str, port: int, src: str | None, sport: int, t
             if proto == "tcp":
                 # The handshake is done, so a server holds the connection and will answer: wait longer
                 # than the connect timeout, so that a loaded machine cannot turn "connected" into "timeout".
-                s.settimeout(max(timeout, ANSWER_WAIT))
+                s.settimeout(max(2 * timeout, ANSWER_WAIT))
             if proto == "udp":
                 s.send(b"probe\n")
                 data = s.recv(2048)

@@ -248,3 +248,14 @@ def test_line_cache_key_determines_the_shape_key():
             if key is not None:
                 assert seen.setdefault(key, shape) == shape, line
     assert len(seen) > 100
+
+
+def test_grammar_is_package_data():
+    from importlib import resources
+
+    from natsim.parse.grammar import grammar_path, line_parser
+
+    packaged = resources.files("natsim") / "grammars" / "iptables.lark"
+    assert packaged.is_file()
+    assert grammar_path().read_text() == packaged.read_text()
+    assert line_parser() is line_parser()

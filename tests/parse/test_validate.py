@@ -36,6 +36,9 @@ def test_kube_partial_ruleset_only_lacks_nothing_declared():
     ("*nat\n:X - [0:0]\n-A PREROUTING -j X\n-A X -j MASQUERADE\nCOMMIT\n", 4, "reached from PREROUTING"),
     ("*nat\n-A POSTROUTING -j REJECT\nCOMMIT\n", 2, "REJECT in table nat"),
     ("*filter\n:X - [0:0]\n-A X -j INPUT\nCOMMIT\n", 3, "built-in chain INPUT"),
+    ("*filter\n-A INPUT ! -d 0.0.0.0/0 -j ACCEPT\nCOMMIT\n", 2, "! -d 0.0.0.0/0"),
+    ("*filter\n-A INPUT -m limit --limit 1/day --limit-burst 5\nCOMMIT\n", 2, "-m limit"),
+    ("*raw\n-A OUTPUT -j REJECT\nCOMMIT\n", 2, "REJECT in table raw"),
 ])
 def test_problems_are_located(text, line, fragment):
     found = problems(text)

@@ -188,3 +188,14 @@ def test_ipv6_rules_alone_show_the_proxy_mode(name: str, proxy: bool) -> None:
     assert t.daemon.userland_proxy is proxy and t.daemon.ip6tables is True
     (c,) = t.containers
     assert c.endpoint().ipv6 == ip("fd49:efd7:54aa::1") and c.endpoint().ipv6_prefixlen == 64
+
+
+def test_a_vpn_masquerade_is_not_a_docker_network() -> None:
+    from natsim.parse import parse_text
+
+    text = (CORPUS / "moby-iptabler-golden-default-proxy-icc-masq-nat.rules").read_text().replace(
+        "-A POSTROUTING -s 192.168.0.0/24 ! -o br-dummy -j MASQUERADE",
+        "-A POSTROUTING -s 192.168.0.0/24 ! -o br-dummy -j MASQUERADE\n-A POSTROUTING -s 10.8.0.0/24 ! -o tun0 -j MASQUERADE")
+    t = infer_from_rules({4: parse_text(text, "vpn.rules").ruleset})
+    assert t.network("tun0") is None and t.network("br-dummy") is not None
+    assert any("tun0" in f.message and f.location.line > 0 for f in t.findings)

@@ -195,3 +195,17 @@ def test_container_namespaces_in_a_snapshot(lab, tmp_path: Path) -> None:
     assert result.verdict == "blocked", [o.reason for o in result.outcomes]
     ok = load_inputs(str(d)).simulate(Flow("outside", ip(lab.address("host")), "tcp", 8080))
     assert ok.verdict == "reachable" and lab.probe("outside", lab.address("host"), 8080).outcome == "connected"
+
+
+def test_container_namespace_links_its_port_without_neigh_or_fdb(lab, tmp_path: Path) -> None:
+    """With containers/c1/ read, c1's eth0 names its peer's ifindex: the port is known without the two files."""
+    from natsim.cli.snapshot import collect_containers
+
+    d = snapshot(lab, tmp_path / "snap")
+    collect_containers(d, {"c1": f"/run/netns/{lab.ns['c1']}"})
+    (d / "ip-neigh.json").unlink()
+    (d / "bridge-fdb.json").unlink()
+    topo = infer_topology({4: parse_file(d / "iptables.rules").ruleset}, read_snapshot(d).topology)
+    bp = topo.bridge_port("c1")
+    assert (bp.port, bp.hairpin) == (lab.bridge_port("c1"), True)
+    assert isinstance(topo.hairpin("172.17.0.3"), Unknown)  # c2's namespace was not collected

@@ -41,16 +41,15 @@ class SourceClass:
     label: str
 
 
-def topology_cuts(topo: Topology | None, family: int) -> tuple[list, list]:
-    """(prefixes the engine tells apart, prefixes no outside client can have as its address).
+def topology_cuts(topo: Topology | None, family: int, iface: str | None = None) -> tuple[list, list]:
+    """(prefixes the engine tells apart, prefixes no client arriving on ``iface`` can have as its address).
 
     The first list doubles as extra "constraints" of the signature: an on-link neighbour
     (the host routes replies to it directly) is a different class from a distant client
-    (replies need a route), whatever the rules say.
-
-    Loopback, the host's own addresses and Docker's subnets are spoofed sources when they
-    arrive from outside (the kernel drops them as martians or Docker's raw rules do); the
-    host's on-link subnets are real neighbours.
+    (replies need a route), whatever the rules say.  Loopback, the host's own addresses,
+    Docker subnets and the subnets of the host's *other* interfaces are spoofed sources when
+    they arrive on ``iface`` (martians, Docker's raw drops, reverse-path checks); the subnet
+    of ``iface`` itself holds real neighbours.
     """
     loop = ipaddress.ip_network("127.0.0.0/8" if family == 4 else "::1/128")
     cuts, spoofed = [loop], [loop]
@@ -61,10 +60,15 @@ def topology_cuts(topo: Topology | None, family: int) -> tuple[list, list]:
         cuts.extend(subs)
         spoofed.extend(subs)
     ns = topo.host_namespace
-    for a in (ns.addresses(family) or ()) if ns is not None else ():
-        own = ipaddress.ip_network(a.address)
-        cuts.extend((a.network, own))
-        spoofed.append(own)
+    for link in (ns.links or ()) if ns is not None else ():
+        for a in link.addresses_of(family) or ():
+            if a.address.is_loopback:
+                continue
+            own = ipaddress.ip_network(a.address)
+            cuts.extend((a.network, own))
+            spoofed.append(own)
+            if iface is not None and link.name != iface and a.network.prefixlen > 0:
+                spoofed.append(a.network)
     return cuts, spoofed
 
 
@@ -122,7 +126,7 @@ def _prepare(rs: Ruleset, topo: Topology | None, iface: str | None) -> _Prepared
         for c in src:
             for lo, hi in c.values:
                 bounds.update((lo, hi + 1))
-    cuts, spoofed_nets = topology_cuts(topo, rs.family)
+    cuts, spoofed_nets = topology_cuts(topo, rs.family, iface)
     for net in cuts:
         bounds.update((int(net.network_address), int(net.broadcast_address) + 1))
     atoms = IntervalAtoms(bounds, interval_universe(Dim.SRC, rs.family))
@@ -244,7 +248,8 @@ def _admits(filters: tuple, proto: int | None, ports: tuple[int, ...]) -> bool:
 
 
 def _representative(ranges, make, family: int) -> int | None:
-    for lo, hi in ranges:
+    """The middle of the widest range (not a network or broadcast address when avoidable)."""
+    for lo, hi in sorted(ranges, key=lambda r: r[0] - r[1]):
         cand = lo + (hi - lo) // 2 if hi - lo > 2 else lo
         addr = make(cand)
         if not (addr.is_unspecified or addr.is_multicast or (family == 4 and addr.is_reserved)):

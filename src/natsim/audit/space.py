@@ -17,7 +17,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
-from natsim.model.values import Interface
 
 
 class Dim(IntEnum):

@@ -33,6 +33,8 @@ class CtTable:
         t = p.tuple()
         hit = self.by_tuple.get(t)
         if hit is None:
+            if _cannot_start(p):
+                return Conn("INVALID", t, t.inverted())
             e = Entry(t, t.inverted())
             self.by_tuple[t] = (e, False)
             self.by_tuple[e.reply] = (e, True)
@@ -126,3 +128,13 @@ class CtTable:
     def untracked_conn(self, p: Packet) -> Conn:
         t = p.tuple()
         return Conn("UNTRACKED", t, t.inverted())
+
+
+def _cannot_start(p: Packet) -> bool:
+    """A packet conntrack refuses to start a connection with: it is INVALID (nf_conntrack_proto_tcp.c
+    tcp_new: a SYN-ACK or RST from state NONE; nf_conntrack_proto_icmp.c icmp_new: only requests start one)."""
+    if p.proto == "tcp":
+        return "RST" in p.tcp_flags or {"SYN", "ACK"} <= p.tcp_flags
+    if p.proto in ("icmp", "icmpv6") and p.related_to is None:
+        return p.icmp_type in (0, 129)  # echo reply
+    return False

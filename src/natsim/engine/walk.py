@@ -205,7 +205,7 @@ class Run:
         return p.with_(conn=self.ct_table(ns).lookup(p))
 
     def nat(self, ns: Ns, crs: CRuleset, hook: str, p: Packet, env: HookEnv) -> Packet:
-        if p.conn is None or p.conn.state == "UNTRACKED":
+        if p.conn is None or p.conn.state in ("UNTRACKED", "INVALID"):
             return p
         table = self.ct_table(ns)
         entry = table.entry_of(p)

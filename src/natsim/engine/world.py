@@ -316,8 +316,14 @@ class World:
                 self.containers_in.setdefault(name, []).append(c)
         for tns in topo.namespaces:
             self.namespaces[tns.name] = self._ns_from(tns)
-        if topo.host not in self.namespaces:
+        host = self.namespaces.get(topo.host)
+        if host is None:
             self.namespaces[topo.host] = self._synth_host()
+        elif host.topo is not None and host.topo.links is None:
+            # the host namespace is known (sysctls, routes...) but not its interfaces: assume them
+            synth = self._synth_host()
+            host.ifaces.update({k: v for k, v in synth.ifaces.items() if k not in host.ifaces})
+            host.__post_init__()
         self._synth_containers()
         self._link_veths()
         self._bridge_segments()

@@ -34,6 +34,9 @@ _SET_ORDER = {
 _TCP_FLAG_ORDER = ("FIN", "SYN", "RST", "PSH", "ACK", "URG")
 #: Fields whose mark/mask iptables-save always prints with the mask.
 _FULL_MASK_FIELDS = {(MarkTarget, "set_xmark"), (ConnmarkTarget, "set_xmark"), (Tos, "tos")}
+#: Free-text fields iptables-save writes with xtables_save_string (quoted unless plain); other
+#: string options are printed as they are.
+_SAVE_STRING_FIELDS = frozenset({"comment", "log_prefix", "nflog_prefix"})
 #: Integer fields iptables-save prints in hex.
 _HEX_FIELDS = {(ConnmarkTarget, "nfmask"), (ConnmarkTarget, "ctmask"), (ConnmarkTarget, "mask"), (Dscp, "dscp")}
 
@@ -128,6 +131,8 @@ def _option(cls: type, name: str, spec: OptionSpec, value: Any) -> list[str]:
         for item in value:
             out += [spec.canonical, str(item)]
         return out
+    if spec.kind == "str" and name not in _SAVE_STRING_FIELDS:
+        return [*prefix, spec.canonical, quote_arg(value)]
     if spec.kind == "int" and (cls, name) in _HEX_FIELDS:
         return [*prefix, spec.canonical, hex(value)]
     if spec.kind == "mark_mask" and (cls, name) in _FULL_MASK_FIELDS:

@@ -76,6 +76,7 @@ class DockerHost:
     forward_policy: str = "DROP"
     input_policy: str = "ACCEPT"
     docker_user: tuple[str, ...] = ()  # rule bodies appended to DOCKER-USER ("-s 198.18.0.2/32 -j DROP")
+    extra: tuple[tuple[str, str, str], ...] = ()  # (table, built-in chain, rule body) an admin put first
     uplink: str = "eth0"
     host_address: ipaddress.IPv4Interface = field(default=ipaddress.IPv4Interface("198.18.0.1/24"))
     outside_address: ipaddress.IPv4Address = field(default=ipaddress.IPv4Address("198.18.0.2"))
@@ -103,6 +104,8 @@ class DockerHost:
             lines.append(f"  container {c.name} on {c.bridge} {c.address} hairpin={'on' if c.hairpin else 'off'} {ports}")
         for r in self.docker_user:
             lines.append(f"  -A DOCKER-USER {r}")
+        for table, chain, body in self.extra:
+            lines.append(f"  -t {table} -I {chain} {body}")
         return "\n".join(lines)
 
 
@@ -168,6 +171,8 @@ def docker_rules(host: DockerHost) -> str:
             if table == "filter" and c == "INPUT":
                 policy = host.input_policy
             t.chain(table, c, policy)
+    for table, chain, body in host.extra:  # an admin's rules, inserted above Docker's
+        t.add(table, chain, body)
     _nat(t, host)
     _filter(t, host)
     _raw(t, host)
@@ -329,6 +334,7 @@ def docker_hosts(
     loopback_ports: bool = True,
     docker_user: bool = True,
     layout: tuple[str, ...] | None = None,
+    admin_rules: bool = True,
 ) -> DockerHost:
     """A Docker host of one era with 1–``max_bridges`` bridges and up to ``max_containers`` containers.
 
@@ -357,6 +363,7 @@ def docker_hosts(
     if docker_user and draw(st.booleans()):
         user_rules = (draw(_docker_user_rule(tuple(containers))),)
     forward_policy = "DROP" if era == "28.0.0" else draw(st.sampled_from(("DROP", "ACCEPT")))
+    extra = tuple(draw(st.lists(_admin_rules(tuple(containers)), max_size=2))) if admin_rules else ()
     return DockerHost(
         era=era,
         userland_proxy=proxy,
@@ -366,7 +373,45 @@ def docker_hosts(
         forward_policy=forward_policy,
         input_policy=draw(st.sampled_from(("ACCEPT", "DROP"))),
         docker_user=user_rules,
+        extra=extra,
     )
+
+
+_ADMIN_CHAINS = (
+    ("filter", "INPUT"), ("filter", "FORWARD"), ("filter", "OUTPUT"), ("nat", "PREROUTING"),
+    ("nat", "POSTROUTING"), ("nat", "OUTPUT"), ("raw", "PREROUTING"), ("raw", "OUTPUT"),
+)
+_ADMIN_IFACES = ("eth0", "docker0", "br-net1", "br+")
+_CTSTATES = ("NEW", "ESTABLISHED", "RELATED,ESTABLISHED", "DNAT", "INVALID")
+
+
+@st.composite
+def _admin_rules(draw: st.DrawFn, containers: tuple[ContainerSpec, ...]) -> tuple[str, str, str]:
+    """A rule an administrator inserts above Docker's, built from the host's own addresses and ports."""
+    table, chain = draw(st.sampled_from(_ADMIN_CHAINS))
+    parts: list[str] = []
+    addrs = ["198.18.0.2/32", "198.18.0.0/24", "172.17.0.0/16"] + [f"{c.address}/32" for c in containers]
+    if draw(st.booleans()):
+        neg = "! " if draw(st.booleans()) else ""
+        parts.append(f"{neg}-{draw(st.sampled_from('sd'))} {draw(st.sampled_from(addrs))}")
+    if chain in ("PREROUTING", "INPUT", "FORWARD") and draw(st.booleans()):
+        parts.append(f"-i {draw(st.sampled_from(_ADMIN_IFACES))}")
+    if chain in ("FORWARD", "OUTPUT", "POSTROUTING") and draw(st.booleans()):
+        parts.append(f"-o {draw(st.sampled_from(_ADMIN_IFACES))}")
+    proto = draw(st.sampled_from((None, "tcp", "udp", "icmp")))
+    if proto:
+        parts.append(f"-p {proto}")
+        if proto != "icmp" and draw(st.booleans()):
+            ports = sorted({p.host_port for c in containers for p in c.ports} | {80, 443})
+            parts.append(f"-m {proto} --dport {draw(st.sampled_from(ports))}")
+    if table != "raw" and draw(st.booleans()):
+        parts.append(f"-m conntrack --ctstate {draw(st.sampled_from(_CTSTATES))}")
+    if draw(st.booleans()):
+        parts.append(f"-m addrtype --dst-type {draw(st.sampled_from(('LOCAL', 'UNICAST')))}")
+    targets = {"filter": ("ACCEPT", "DROP", "REJECT --reject-with icmp-port-unreachable", "RETURN"),
+               "nat": ("ACCEPT", "RETURN"), "raw": ("ACCEPT", "DROP", "CT --notrack")}[table]
+    parts.append(f"-j {draw(st.sampled_from(targets))}")
+    return table, chain, " ".join(parts)
 
 
 @st.composite
@@ -390,7 +435,8 @@ def host_to_dict(host: DockerHost) -> dict:
     return {
         "era": host.era, "userland_proxy": host.userland_proxy, "br_netfilter": host.br_netfilter,
         "forward_policy": host.forward_policy, "input_policy": host.input_policy,
-        "docker_user": list(host.docker_user), "uplink": host.uplink, "host_address": str(host.host_address),
+        "docker_user": list(host.docker_user), "extra": [list(e) for e in host.extra],
+        "uplink": host.uplink, "host_address": str(host.host_address),
         "outside_address": str(host.outside_address),
         "bridges": [{"name": b.name, "subnet": str(b.subnet), "icc": b.icc} for b in host.bridges],
         "containers": [
@@ -407,6 +453,7 @@ def host_from_dict(data: dict) -> DockerHost:
         era=data["era"], userland_proxy=data["userland_proxy"], br_netfilter=data["br_netfilter"],
         forward_policy=data["forward_policy"], input_policy=data["input_policy"],
         docker_user=tuple(data["docker_user"]), uplink=data["uplink"],
+        extra=tuple((e[0], e[1], e[2]) for e in data.get("extra", ())),
         host_address=ipaddress.IPv4Interface(data["host_address"]),
         outside_address=ipaddress.IPv4Address(data["outside_address"]),
         bridges=tuple(BridgeSpec(b["name"], ipaddress.IPv4Network(b["subnet"]), b["icc"]) for b in data["bridges"]),

@@ -141,13 +141,31 @@ class _Inference:
         self.daemon: dict[str, _Fact] = {}
         self.family = 4
         self.v29_layout = False
+        self.docker_bridges: set[str] = set()
 
     # ------------------------------------------------------------------ helpers
 
-    def net(self, bridge: str, rule: Rule) -> _NetB:
+    def net(self, bridge: str, rule: Rule, in_docker_chain: bool = True) -> _NetB:
+        """The network of ``bridge``; ``in_docker_chain`` says the rule is in one of Docker's own chains."""
         if bridge not in self.nets:
             self.nets[bridge] = _NetB(bridge, _prov(rule))
+        if in_docker_chain:
+            self.docker_bridges.add(bridge)
         return self.nets[bridge]
+
+    def drop_foreign(self, docker_filter: bool) -> None:
+        """A MASQUERADE alone does not make a Docker network when Docker's filter chains never name its bridge.
+
+        ``-s 10.8.0.0/24 ! -o tun0 -j MASQUERADE`` (a VPN) has Docker's shape; with Docker's filter
+        chains in the dump, a real Docker bridge would appear there too.
+        """
+        if not docker_filter:
+            return  # a nat-only dump: nothing to check against
+        for bridge in [b for b in self.nets if b not in self.docker_bridges]:
+            n = self.nets.pop(bridge)
+            self.findings.append(Finding(
+                f"{bridge} is in a MASQUERADE rule of Docker's shape but in none of Docker's chains:"
+                " not taken as a Docker network", "note", n.first.location))
 
     def ctr(self, address: IPAddress, rule: Rule, bridge: str | None = None) -> _CtrB:
         c = self.ctrs.get(address)
@@ -181,7 +199,7 @@ class _Inference:
             src = _net(r.source)
             if isinstance(r.target, (Masquerade, Snat)):
                 if out is not None and out[1] and src is not None and not src[1] and r.destination is None:
-                    n = self.net(out[0], r)  # -s SUBNET ! -o BR -j MASQUERADE: Docker's outbound NAT
+                    n = self.net(out[0], r, in_docker_chain=False)  # -s SUBNET ! -o BR -j MASQUERADE
                     n.subnets.setdefault(src[0], _prov(r))
                     n.set("masquerade", True, _prov(r))
                     n.set("internal", False, _prov(r))
@@ -194,7 +212,7 @@ class _Inference:
                     lo, _hi = _dport(r)  # type: ignore[misc]
                     self.port(self.ctr(c_src, r), _proto(r) or "tcp", lo, r)
                 if out is not None and not out[1] and r.source is None and _has_src_local(r):
-                    self.net(out[0], r)  # -o BR -m addrtype --src-type LOCAL -j MASQUERADE: proxy off
+                    self.net(out[0], r, in_docker_chain=False)  # -o BR --src-type LOCAL -j MASQUERADE
                     self.evidence.weak_off.append(_prov(r))
         for r in _rules(rs, "nat", "OUTPUT"):
             if isinstance(r.target, Jump) and r.target.chain == "DOCKER":
@@ -383,6 +401,7 @@ def infer_from_rules(rulesets: Mapping[int, Ruleset]) -> Topology:
         return Topology()
     for fam in docker_families:
         inf.read(rulesets[fam])
+    inf.drop_foreign(any(rulesets[f].chain("filter", "DOCKER") is not None for f in docker_families))
 
     networks = tuple(_network(n) for n in inf.nets.values())
     containers = _containers(inf, networks)

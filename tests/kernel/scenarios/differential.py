@@ -88,6 +88,22 @@ def mutations(spec: Host, rng: random.Random) -> list[Mutation]:
     out.append(Mutation("rp_filter toggled (0 <-> 1 strict)", lambda h: replace(h, rp_filter=1 - min(h.rp_filter, 1))))
     r = f"-I PREROUTING -p tcp -m tcp --dport {rng.choice(ports)} -j DROP"
     out.append(Mutation(f"raw: {r}", lambda h, r=r: replace(h, rules_v4=with_rules(h.rules_v4, "raw", r))))
+    servers = [c for c in spec.containers if c.listen and c.net_container is None]
+    if servers:
+        c = rng.choice(servers)
+        out.append(Mutation(f"{c.name}'s servers listen on 127.0.0.1 only", lambda h, n=c.name: replace(
+            h, containers=tuple(replace(x, listen=tuple(replace(l, addr="127.0.0.1") for l in x.listen))
+                                if x.name == n else x for x in h.containers))))
+    if spec.rules_v6.strip() and ":DOCKER-USER" in spec.rules_v6:
+        r6 = "-I DOCKER-USER " + rng.choice(["-i eth0", "-o br-dummy", "-s 2001:db8:ff::2/128"]) + " -j " + rng.choice(
+            ["DROP", "REJECT", "RETURN"])
+        out.append(Mutation(f"ip6 filter: {r6}", lambda h, r=r6: replace(h, rules_v6=with_rules(h.rules_v6, "filter", r))))
+    if spec.ipsets.strip():
+        adds = [l for l in spec.ipsets.splitlines() if l.startswith("add ")]
+        if adds:
+            gone = rng.choice(adds)
+            out.append(Mutation(f"ipset entry removed: {gone}", lambda h, g=gone: replace(
+                h, ipsets="\n".join(l for l in h.ipsets.splitlines() if l != g) + "\n")))
     return out
 
 
