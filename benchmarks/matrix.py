@@ -81,7 +81,7 @@ def report(name: str, rows: list[dict[str, float]]) -> None:
 
 def main() -> None:
     quick = "--quick" in sys.argv
-    sizes = [(200, 20), (1000, 100), (2000, 200)] if not quick else [(100, 10), (200, 20)]
+    sizes = [(500, 50), (1000, 100), (2000, 200)] if not quick else [(200, 20), (400, 40)]
     rows = []
     for ports, containers in sizes:
         rs = parse_text(docker_host(ports, containers=containers), f"docker-{ports}").ruleset

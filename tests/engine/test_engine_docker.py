@@ -433,3 +433,14 @@ def test_host_with_unknown_interfaces_gets_the_assumed_ones() -> None:
     net = Network(rulesets={4: rules(GOLDEN_PROXY)}, topology=topo)
     o = one(run(net, "outside", "203.0.113.1", 8080))
     assert o.verdict == "reachable" and str(o.destination) == "192.168.0.2"
+
+
+def test_docker_proxy_backend_refusal_is_closed_for_tcp_and_silence_for_udp() -> None:
+    host = golden_host()
+    host.containers[0].ports = ((8080, 80, "tcp", None), (5353, 53, "udp", None))
+    host.containers[0].listeners = ()  # nothing listens in c1
+    net = network(GOLDEN_PROXY, host)
+    tcp = one(run(net, "host", "127.0.0.1", 8080))
+    assert tcp.verdict == "blocked" and tcp.end == "closed" and tcp.via_proxy
+    udp = one(run(net, "host", "127.0.0.1", 5353, proto="udp"))
+    assert udp.verdict == "blocked" and udp.end == "timeout"

@@ -137,3 +137,12 @@ def test_conntrack_states_of_first_packets() -> None:
     assert t.lookup(syn).state == "ESTABLISHED"  # once the reply was seen
     echo_reply = Packet(4, ip("10.0.0.2"), ip("10.0.0.1"), "icmp", icmp_type=0)
     assert t.lookup(echo_reply).state == "INVALID"
+
+
+def test_notrack_in_raw_skips_nat() -> None:
+    # regression diff-0002: an untracked packet never meets the nat table, so no DNAT happens
+    text = ("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING -j CT --notrack\nCOMMIT\n"
+            + NAT.format("-A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80"))
+    host = Host([B("docker0", "172.17.0.1/16")], [C("web", "docker0", "172.17.0.2")], listeners_known=True)
+    o = only(simulate(net_of(text, host), Flow("outside", ip(HOST), "tcp", 8080, source_address=ip("192.0.2.99"))))
+    assert o.verdict == "blocked" and o.end == "refused" and not any(s.kind == "nat" for s in o.legs[0].steps)

@@ -9,6 +9,7 @@ Expected drops use a 0.2 s timeout: on veths an answer takes well under a millis
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,16 @@ def test_rules_also_hit_replies_and_the_kernels_own_errors(backend):
             h.load_rules(with_rules(base, "filter", rule))
             got = h.probe(frm, dst, port, proto=proto, timeout=DROP if want == "timeout" else 1.5).outcome
             assert got == want, f"{rule}: {frm}->{dst}:{port}/{proto} gave {got}"
+
+
+# 0016 ------------------------------------------------------------------------------------------
+def test_docker_proxy_swallows_udp_errors_from_the_container():
+    spec = replace(docker_host(iptablesdoc(PROXY), userland_proxy=True), publish=(Publish("c1", 53, 5353, "udp"),))
+    with build(spec, prefix="kfact") as h:
+        # nothing listens on c1:53/udp: the proxy's datagram draws ICMP port unreachable, which it ignores
+        assert h.probe("c2", HOST_IP, 5353, proto="udp", timeout=DROP).outcome == "timeout"
+        h.listen("c1", "udp", 53, by="c1")
+        r = h.probe("c2", HOST_IP, 5353, proto="udp")
+        assert (r.outcome, r.by, r.seen, r.server_local) == ("connected", "c1", GW1, C1)
+        # without the proxy in between, the same closed port is a refusal
+        assert h.probe("c2", C1, 54, proto="udp").outcome == "refused"

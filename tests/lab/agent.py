@@ -13,9 +13,13 @@ Requests (``{"op": ..., ...}``) and what they do:
   sysctl    write /proc/sys values of this namespace
   listen    a TCP/UDP server that answers every client with the peer address it saw
   proxy     an emulated docker-proxy: accept on the host, connect to the container, relay
-  probe     TCP connect / UDP request / ICMP echo with a bounded timeout
-  spawn     start a background program (``xtables-monitor --trace``); ``collect`` stops it
+  probe     TCP connect / UDP request / ICMP echo with a bounded timeout; ``probes``: many at once
+  spawn     start a background program (``xtables-monitor --trace``), read its output as it comes;
+            ``peek`` waits for a string in it, ``collect`` stops it and returns the output
+  read      read a file (a /proc/sys value) as this namespace sees it
   close     stop a listener or proxy
+
+Run as ``agent.py --zygote FD`` it forks one agent per request instead (see :func:`zygote`).
 """
 
 from __future__ import annotations
@@ -38,9 +42,9 @@ CLONE_NEWNET = 0x40000000
 
 # Probe outcomes (documented in tests/lab/README.md).
 CONNECTED = "connected"  # the server answered (its answer says which peer address it saw)
-CLOSED = "closed"  # TCP handshake done, then the peer closed without answering (proxy backend failed)
+CLOSED = "closed"  # TCP handshake done, then the peer closed without answering (proxy backend refused)
 REFUSED = "refused"  # RST / ICMP port unreachable
-TIMEOUT = "timeout"  # nothing came back in time (a DROP somewhere)
+TIMEOUT = "timeout"  # nothing came back in time (a DROP somewhere), or accepted and then silence
 UNREACHABLE = "unreachable"  # ICMP host/net unreachable, or no route
 ERROR = "error"  # any other errno (EPERM from a local OUTPUT drop, ...); see detail
 ANSWER_WAIT = 1.0  # at least this long (and twice the connect timeout) for an accepted connection's answer
@@ -216,6 +220,8 @@ class Proxy(Listener):
                 while not self.stopped:
                     try:
                         send_from(self.sock, back.recv(65535), peer, dst)
+                    except ConnectionRefusedError:
+                        continue  # as docker-proxy: the backend's ICMP error is ignored, never relayed
                     except OSError:
                         return
 
@@ -248,7 +254,12 @@ def probe_stream(proto: str, dst: str, port: int, src: str | None, sport: int, t
     s.settimeout(timeout)
     out: dict = {}
     try:
-        if src or sport:
+        if not (src or sport):
+            # bind the port now (routing still picks the address at connect): a failed probe knows its
+            # source port too, so its packets can be found in a kernel trace
+            s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", 0))
+            out["local_port"] = s.getsockname()[1]
+        else:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             # IP_TRANSPARENT: allow a source that is not ours (spoofing, for martian-source tests);
             # IP_FREEBIND is not enough, routing only skips its source check for transparent sockets
@@ -343,7 +354,7 @@ class Agent:
     def __init__(self, name: str):
         self.name = name
         self.servers: dict[int, Listener] = {}
-        self.spawned: dict[int, subprocess.Popen] = {}
+        self.spawned: dict[int, tuple] = {}  # pid -> (Popen, reader thread, lines read so far)
         self.next_id = 1
 
     def op_ping(self, req: dict) -> dict:
@@ -410,26 +421,45 @@ class Agent:
         return {"results": results}
 
     def op_spawn(self, req: dict) -> dict:
-        p = subprocess.Popen(req["argv"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        """Start a background program; its output is read as it comes (a full pipe would stall it:
+        xtables-monitor then loses its netlink events and exits with ENOBUFS)."""
+        argv = req["argv"]
+        if req.get("line_buffered", True):
+            argv = ["stdbuf", "-oL", "-eL", *argv]  # so nothing sits in stdio buffers when it is stopped
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              start_new_session=True)
-        self.spawned[p.pid] = p
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(p.stdout.readline, "")), daemon=True)
+        reader.start()
+        self.spawned[p.pid] = (p, reader, lines)
         return {"handle": p.pid}
 
+    def op_peek(self, req: dict) -> dict:
+        """Wait (up to ``wait`` s) until a spawned program has printed ``needle``; say whether it did."""
+        _, _, lines = self.spawned[req["handle"]]
+        deadline = time.monotonic() + req.get("wait", 0.3)
+        while time.monotonic() < deadline:
+            if any(req["needle"] in line for line in lines[-200:]):
+                return {"seen": True}
+            time.sleep(0.005)
+        return {"seen": False}
+
     def op_collect(self, req: dict) -> dict:
-        p = self.spawned.pop(req["handle"])
+        p, reader, lines = self.spawned.pop(req["handle"])
         time.sleep(req.get("grace", 0.0))
         p.send_signal(signal.SIGTERM)
         try:
-            out, _ = p.communicate(timeout=2)
+            p.wait(timeout=2)
         except subprocess.TimeoutExpired:
             p.kill()
-            out, _ = p.communicate()
-        return {"out": out}
+            p.wait()
+        reader.join(2)
+        return {"out": "".join(lines)}
 
     def shutdown(self) -> None:
         for server in self.servers.values():
             server.close()
-        for p in self.spawned.values():
+        for p, _, _ in self.spawned.values():
             p.kill()
 
     def serve(self, rx, tx) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from . import netns
 from .netns import Agent, LabError, parallel
 from .spec import Host, Listen, prefix_len
+from .trace import TracedPacket
 
 OUTSIDE, HOST = "outside", "host"
 
@@ -277,6 +278,48 @@ class RunningHost:
             for chain, m in rules:
                 self.iptables("-t", "raw", "-D", chain, *m, "-j", "TRACE", family=family)
         return result, [line for line in out.splitlines() if line.strip()]
+
+    def trace_flows(self, requests: list[dict], settle: float = 0.15) -> list[tuple[Probe, "TracedPacket | None"]]:
+        """TCP/UDP probes one after another under one ``xtables-monitor --trace``: each with the kernel's
+        trace of its first packet (matched by the client's address and port), or None if it was not traced.
+
+        ``requests`` as for :meth:`probe_many`. nft backend only; IPv4 and IPv6 are traced separately.
+        """
+        from .trace import parse_trace
+
+        if self.spec.backend != "nft":
+            raise LabError("tracing needs the nft backend (xtables-monitor)")
+        found: dict[int, tuple[Probe, TracedPacket | None]] = {}
+        for family in (4, 6):
+            index = [i for i, r in enumerate(requests) if (":" in r["dst"]) == (family == 6)]
+            mine = [requests[i] for i in index]
+            if not mine:
+                continue
+            rules = [(chain, ["-p", proto, "-m", "multiport", "--dports",
+                              ",".join(sorted({str(r["port"]) for r in mine if r.get("proto", "tcp") == proto}))])
+                     for chain in ("PREROUTING", "OUTPUT") for proto in ("tcp", "udp")
+                     if any(r.get("proto", "tcp") == proto for r in mine)]
+            for chain, m in rules:
+                self.iptables("-t", "raw", "-I", chain, "1", *m, "-j", "TRACE", family=family)
+            try:
+                handle = self.agents[HOST].call("spawn", argv=["xtables-monitor", "--trace", f"-{family}"])["handle"]
+                time.sleep(settle)
+                probes = []
+                for r in mine:  # one at a time, each after the monitor printed the last: its netlink
+                    p = self.probe(**r)  # socket overflows (ENOBUFS) when events come in a burst
+                    probes.append(p)
+                    needle = f"SPORT={p.local_port} " if p.local_port else "\x00"
+                    self.agents[HOST].call("peek", handle=handle, needle=needle, wait=0.5 if p.local_port else 0.05)
+                text = self.agents[HOST].call("collect", handle=handle, grace=settle)["out"]
+            finally:
+                for chain, m in rules:
+                    self.iptables("-t", "raw", "-D", chain, *m, "-j", "TRACE", family=family)
+            packets = parse_trace(text.splitlines())
+            for i, r, p in zip(index, mine, probes):
+                first = next((t for t in packets if t.packets and t.packets[0].get("SPORT") == str(p.local_port)
+                              and t.packets[0].get("DPORT") == str(r["port"])), None)
+                found[i] = (p, first)
+        return [found[i] for i in range(len(requests))]
 
     def close(self) -> None:
         if self.closed:

@@ -126,12 +126,8 @@ class Host:
             self.container(p.container)
 
 
-def listen_both(proto: Proto, *ports: int) -> tuple[Listen, ...]:
-    return tuple(Listen(proto, p) for p in ports)
-
-
 def prefix_len(cidr: str) -> int:
     return ipaddress.ip_interface(cidr).network.prefixlen
 
 
-__all__ = ["Backend", "Bridge", "Container", "Host", "Listen", "Publish", "listen_both", "prefix_len"]
+__all__ = ["Backend", "Bridge", "Container", "Host", "Listen", "Publish", "prefix_len"]

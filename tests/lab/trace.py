@@ -56,20 +56,41 @@ def _fields(text: str) -> dict[str, str]:
 
 
 def parse_trace(lines: list[str]) -> list[TracedPacket]:
-    """Group xtables-monitor --trace lines by trace id, in first-seen order."""
-    packets: dict[str, TracedPacket] = {}
+    """The traced packets in order, each with its header fields per hook and its steps.
+
+    The kernel's trace id is not a packet identity: it changes along the way (a routed frame from a
+    bridge port gets a new one) and later packets reuse old ones. So a packet starts where it meets
+    the lab's ``-j TRACE`` rule, and an unknown id is joined to the packet with the same IPv4 ``ID``
+    header field, which NAT leaves alone (IPv6 packets are followed by trace id only).
+    """
+    out: list[TracedPacket] = []
+    by_tid: dict[str, TracedPacket] = {}
+    by_key: dict[tuple[str, str], TracedPacket] = {}
+    pending: dict[str, dict[str, str]] = {}  # the last PACKET line per trace id, not yet given to a packet
+    last: dict[str, dict[str, str]] = {}
     for line in lines:
         m = PACKET_RE.match(line)
         if m:
-            packets.setdefault(m.group(2), TracedPacket(m.group(2))).packets.append(_fields(m.group(3)))
+            pending[m.group(2)] = last[m.group(2)] = _fields(m.group(3))
             continue
         m = TRACE_RE.match(line)
         if not m:
             continue
         _, tid, table, chain, kind, handle, verdict, target, rule = m.groups()
         rule = re.sub(r"^-[46] -t \S+ ", "", rule.strip())
-        if rule.endswith("-j TRACE"):
-            continue  # the lab's own tracing rule
-        packets.setdefault(tid, TracedPacket(tid)).steps.append(
-            TraceStep(table, chain, kind, verdict or "", target, rule, handle))
-    return list(packets.values())
+        fields = last.get(tid, {})
+        # IPv4's ID names one packet (0 does not: DF packets may all carry it); IPv6 has no such field
+        key = ("ID", fields["ID"]) if fields.get("ID", "0") != "0" else ("tid", tid)
+        tracing = rule.endswith("-j TRACE")
+        # a packet meets the TRACE rule again after loopback (raw OUTPUT, then raw PREROUTING on lo)
+        start = tracing and not (key[0] == "ID" and key in by_key)
+        packet = None if start else by_key.get(key) or by_tid.get(tid)
+        if packet is None:
+            packet = TracedPacket(tid)
+            out.append(packet)
+        by_tid[tid], by_key[key] = packet, packet
+        if tid in pending:
+            packet.packets.append(pending.pop(tid))
+        if not tracing:
+            packet.steps.append(TraceStep(table, chain, kind, verdict or "", target, rule, handle))
+    return out

@@ -17,7 +17,8 @@ from natsim.testing.verdicts import Disagreement
 Predicate = Callable[[DockerHost, FlowSpec, Disagreement], bool]
 
 #: fixture name -> predicate
-KNOWN: dict[str, Predicate] = {}
+KNOWN: dict[str, Predicate] = {
+}
 
 
 def known_disagreement(host: DockerHost, flow: FlowSpec, d: Disagreement) -> str | None:

@@ -100,7 +100,7 @@ def _expected_value_type(kind: str) -> tuple[type, ...]:
         "port_list": (tuple,), "str_set": (frozenset,), "str_list": (tuple,),
         "network": (ipaddress.IPv4Network, ipaddress.IPv6Network),
         "address": (ipaddress.IPv4Address, ipaddress.IPv6Address), "address_range": (AddressRange,),
-        "mark_mask": (MarkMask,), "tcp_flags": (TcpFlags,), "icmp_type": (IcmpType,), "nat_range": (tuple,),
+        "mark_mask": (MarkMask,), "tcp_flags": (TcpFlags,), "icmp_type": (IcmpType,), "icmp6_type": (IcmpType,), "nat_range": (tuple,),
         "port_nat": (PortRange,), "number_str": (str,), "interface": (Interface,), "set_ref": (tuple,),
     }[kind]
 
@@ -194,3 +194,10 @@ def test_docker_hosts_shrink_to_one_container() -> None:
     host = find(docker_hosts(), lambda h: any(c.ports for c in h.containers), settings=settings(database=None))
     assert len(host.bridges) == 1 and len(host.containers) == 1 and len(host.containers[0].ports) == 1
     assert host.docker_user == ()
+
+
+def test_every_public_name_resolves() -> None:
+    import natsim.testing
+
+    for name in natsim.testing.__all__:
+        assert getattr(natsim.testing, name) is not None, name

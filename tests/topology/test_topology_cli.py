@@ -46,3 +46,12 @@ def test_show_of_a_bad_file_is_a_located_error(tmp_path: Path, capsys: pytest.Ca
 def test_show_of_no_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["snapshot", "--show", str(tmp_path)]) == 2
     assert "none of the snapshot files" in capsys.readouterr().err
+
+
+def test_show_toml_reads_back(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from natsim.topology.toml_file import parse_toml
+
+    assert main(["snapshot", "--show", str(DATA / "host1"), "--toml"]) == 0
+    t = parse_toml(capsys.readouterr().out)
+    assert t.host_namespace.link("veth1").hairpin is True and t.host_namespace.listeners == ()
+    assert main(["snapshot", str(tmp_path / "x"), "--toml"]) == 2  # --toml without --show

@@ -159,3 +159,10 @@ def test_bad_ss_and_sysctl_lines_are_located() -> None:
     with pytest.raises(InputError) as err:
         parse_sysctl("net.ipv4.ip_forward = 1\nsysctl: permission denied on key\n", "sysctl.txt")
     assert err.value.line == 2
+
+
+def test_a_multipath_route_keeps_its_first_next_hop_and_says_so() -> None:
+    (r,) = parse_ip_route('[{"dst":"203.0.113.0/24","flags":[],"nexthops":[{"gateway":"10.1.0.254","dev":"d1",'
+                          '"weight":1,"flags":[]},{"gateway":"10.2.0.254","dev":"d2","weight":1,"flags":[]}]}]')
+    assert (r.gateway, r.dev) == (ip("10.1.0.254"), "d1")
+    assert "multipath: first of 2" in str(r.provenance)

@@ -139,3 +139,10 @@ def test_snapshot_file_list_matches_the_documentation() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "snapshot.md").read_text()
     for f in SNAPSHOT_FILES:
         assert f"> {f.name}" in doc, f"docs/snapshot.md's copy-paste block lacks {f.name}"
+
+
+def test_containers_without_their_namespace_files_are_listed_as_missing(snap: Path) -> None:
+    shutil.copy(DATA / "docker-inspect.json", snap / "docker-inspect.json")
+    missing = read_snapshot(snap).missing
+    assert "containers/mysqlserver/ (which addresses container mysqlserver's servers listen on)" in missing
+    assert not any(m.startswith("containers/metrics/") for m in missing)  # --net=host: the host's own files

@@ -121,6 +121,20 @@ def check_unreachable_chains(rs: Ruleset, ctx: Context) -> list[Finding]:
     live = live_chains(rs, ctx.dead_keys())
     out = []
     for table in rs.tables:
+        users = [c for c in table.chains if not c.builtin and c.rules]
+        if users and not any(c.rules for c in table.chains if c.builtin):
+            # no built-in chain jumps anywhere: restore input for some chains only (kube-proxy writes
+            # such files), so which chains are entered is decided by rules this file does not hold
+            out.append(Finding(
+                "partial-ruleset", Severity.INFO,
+                f"table {table.name}: the built-in chains hold no rules, only user chains",
+                "The file looks like part of a ruleset (e.g. iptables-restore input for some chains); the jumps "
+                "into its chains are elsewhere, so chain reachability and every verdict through these chains "
+                "depend on rules natsim was not given.",
+                "Audit the full `iptables-save` output of the host.",
+                (Cited.of(RuleAt(table.name, users[0].name, 1, users[0].rules[0]), "first rule"),),
+            ))
+            continue
         for chain in table.chains:
             if chain.builtin or chain.name in live[table.name] or not chain.rules:
                 continue

@@ -117,8 +117,5 @@ CHECKS: dict[str, str] = {
     "unknown-module": "Matches or targets natsim does not model",
     "missing-ipset": "Rules matching ipsets whose contents are unknown",
     "unparsed-line": "A line the parser could not read",
+    "partial-ruleset": "A table whose built-in chains are empty: part of a ruleset",
 }
-
-
-def worst(findings: list[Finding]) -> Severity | None:
-    return max((f.severity for f in findings), default=None)

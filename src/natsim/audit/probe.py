@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
+from natsim.audit.memo import per_object
 from natsim.audit.regions import region_of
 from natsim.audit.shadow import RuleAt
 from natsim.audit.space import CT_POINTS, Constraint, Dim
@@ -97,7 +98,7 @@ def probe(
         c = tbl.chain(name)
         if c is None or depth > max_depth:
             return None
-        for idx in _index(ruleset, table, c).candidates(header):
+        for idx in _index(c).candidates(header):
             rule = c.rules[idx - 1]
             hit = rule_matches(rule, header)
             if hit is False:
@@ -176,19 +177,8 @@ class _ChainIndex:
         return sorted(self.generic + picked + ports)
 
 
-_INDEX: dict[tuple[int, str, str], tuple[object, _ChainIndex]] = {}
-
-
-def _index(ruleset: Ruleset, table: str, chain) -> _ChainIndex:
-    key = (id(ruleset), table, chain.name)
-    hit = _INDEX.get(key)
-    if hit is not None and hit[0] is chain:
-        return hit[1]
-    if len(_INDEX) > 4096:
-        _INDEX.clear()
-    got = _ChainIndex(chain)
-    _INDEX[key] = (chain, got)
-    return got
+def _index(chain) -> _ChainIndex:
+    return per_object("chain-index", chain, lambda: _ChainIndex(chain))
 
 
 def _deciding(tgt: t.Target) -> bool:

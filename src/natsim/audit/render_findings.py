@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from urllib.parse import quote
 from typing import Any
 
 from natsim import __version__ as NATSIM_VERSION
@@ -53,8 +54,13 @@ def findings_json(findings: list[Finding], source: str) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
+def _uri(path: str) -> str:
+    """A file name as a SARIF URI reference (spaces and the like percent-encoded)."""
+    return quote(path, safe="/:._-~")
+
+
 def _location(c: Any) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": c.file}}
+    physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(c.file)}}
     if c.line:
         physical["region"] = {"startLine": c.line, "snippet": {"text": c.text}}
     loc: dict[str, Any] = {"physicalLocation": physical}
@@ -78,7 +84,7 @@ def findings_sarif(findings: list[Finding], source: str) -> str:
             "level": _SARIF_LEVEL[f.severity],
             "message": {"text": f"{f.title}. {f.why} Fix: {f.fix}"},
             "locations": [_location(c) for c in located[:1]] or [
-                {"physicalLocation": {"artifactLocation": {"uri": source}}}
+                {"physicalLocation": {"artifactLocation": {"uri": _uri(source)}}}
             ],
             "properties": {"severity": f.severity.label},
         }
@@ -110,7 +116,7 @@ def findings_sarif(findings: list[Finding], source: str) -> str:
                     }
                 },
                 "artifacts": sorted(
-                    ({"location": {"uri": u}} for u in {c.file for f in findings for c in f.rules if c.file}),
+                    ({"location": {"uri": _uri(u)}} for u in {c.file for f in findings for c in f.rules if c.file}),
                     key=lambda a: a["location"]["uri"],
                 ),
                 "results": results,

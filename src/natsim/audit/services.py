@@ -8,9 +8,9 @@ topology when it is known, else from what the rules say about the target address
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
+from natsim.audit.memo import per_object
 from natsim.audit.shadow import RuleAt
 from natsim.model import matches as m
 from natsim.model import targets as t
@@ -74,25 +74,9 @@ def reachable_chains(ruleset: Ruleset, table: str, roots: tuple[str, ...]) -> li
     return seen
 
 
-_MEMO: dict[tuple[str, int], tuple[object, object]] = {}
-
-
-def _memo(kind: str, ruleset: Ruleset, make):
-    """Per-ruleset results (rulesets are immutable): keyed by identity, checked against the object."""
-    key = (kind, id(ruleset))
-    hit = _MEMO.get(key)
-    if hit is not None and hit[0] is ruleset:
-        return hit[1]
-    if len(_MEMO) > 256:
-        _MEMO.clear()
-    value = make()
-    _MEMO[key] = (ruleset, value)
-    return value
-
-
 def subnet_bridges(ruleset: Ruleset) -> list[tuple[IPNetwork, str]]:
     """``-s SUBNET ! -o B -j MASQUERADE``: Docker's per-network masquerade names the bridge of a subnet."""
-    return _memo("subnets", ruleset, lambda: _subnet_bridges(ruleset))
+    return per_object("subnets", ruleset, lambda: _subnet_bridges(ruleset))
 
 
 def _subnet_bridges(ruleset: Ruleset) -> list[tuple[IPNetwork, str]]:
@@ -108,7 +92,7 @@ def _subnet_bridges(ruleset: Ruleset) -> list[tuple[IPNetwork, str]]:
 
 def _filter_bridges(ruleset: Ruleset) -> dict[IPAddress, str]:
     """``-d C/32 ... -o B -j ACCEPT`` (Docker's per-port ACCEPT) names the bridge of C."""
-    return _memo("filter-bridges", ruleset, lambda: _scan_filter_bridges(ruleset))
+    return per_object("filter-bridges", ruleset, lambda: _scan_filter_bridges(ruleset))
 
 
 def _scan_filter_bridges(ruleset: Ruleset) -> dict[IPAddress, str]:
@@ -144,7 +128,7 @@ def bridge_for(ruleset: Ruleset, addr: IPAddress, topology=None) -> str | None:
 def forwards(ruleset: Ruleset, topology=None) -> list[Forward]:
     """Every DNAT rule in a nat chain reachable from PREROUTING, with a single target address."""
     if topology is None:
-        return _memo("forwards", ruleset, lambda: _forwards(ruleset, None))
+        return per_object("forwards", ruleset, lambda: _forwards(ruleset, None))
     return _forwards(ruleset, topology)
 
 
@@ -176,7 +160,3 @@ def _forwards(ruleset: Ruleset, topology) -> list[Forward]:
                 bridge_for(ruleset, to_addr, topology) or not_from, not_from,
             ))
     return out
-
-
-def is_loopback_net(addr: IPAddress) -> bool:
-    return addr in ipaddress.ip_network("127.0.0.0/8") if addr.version == 4 else addr == ipaddress.ip_address("::1")

@@ -11,7 +11,6 @@ would grow past a bound it stops cutting (losing precision, never soundness).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -186,16 +185,6 @@ def analyse_policy_tail(family: int, table: Table, chain: Chain, budget: int = 4
         if all(not intersects(box, later) for later in boxes[k - start + 1:]):
             out.append(DeadRule("same-as-policy", RuleAt(table.name, chain.name, k + 1, rule)))
     return out
-
-
-def referenced_chains(table: Table) -> set[str]:
-    return {r.target.chain for c in table.chains for r in c.rules if isinstance(r.target, t.Jump)}
-
-
-def iter_chains(ruleset: Ruleset) -> Iterator[tuple[Table, Chain]]:
-    for table in ruleset.tables:
-        for chain in table.chains:
-            yield table, chain
 
 
 def analyse_ruleset(ruleset: Ruleset) -> list[DeadRule]:

@@ -20,6 +20,7 @@ import random
 from dataclasses import dataclass
 
 from natsim.audit.checks_docker import CLIENT
+from natsim.audit.memo import per_object
 from natsim.audit.probe import holds
 from natsim.audit.regions import region_of
 from natsim.audit.services import reachable_chains
@@ -44,9 +45,9 @@ class SourceClass:
 def topology_cuts(topo: Topology | None, family: int, iface: str | None = None) -> tuple[list, list]:
     """(prefixes the engine tells apart, prefixes no client arriving on ``iface`` can have as its address).
 
-    The first list doubles as extra "constraints" of the signature: an on-link neighbour
-    (the host routes replies to it directly) is a different class from a distant client
-    (replies need a route), whatever the rules say.  Loopback, the host's own addresses,
+    When the host has no default route, the first list also splits the signature: an
+    on-link neighbour (the host routes replies to it directly) is then a different class
+    from a distant client (whose replies have no route), whatever the rules say.  Loopback, the host's own addresses,
     Docker subnets and the subnets of the host's *other* interfaces are spoofed sources when
     they arrive on ``iface`` (martians, Docker's raw drops, reverse-path checks); the subnet
     of ``iface`` itself holds real neighbours.
@@ -89,15 +90,13 @@ def _spans(atoms: IntervalAtoms, c) -> list[tuple[int, int]]:
     return [(atoms.index_of(lo), atoms.index_of(hi) + 1) for lo, hi in c.values]
 
 
-_RULES: dict[int, tuple[Ruleset, list]] = {}
-
-
 def _outside_rules(rs: Ruleset) -> list[tuple[list, tuple, list]]:
     """(interface constraints, protocol/port constraints, source constraints) of each rule on the
     outside path that names a source; computed once per ruleset."""
-    hit = _RULES.get(id(rs))
-    if hit is not None and hit[0] is rs:
-        return hit[1]
+    return per_object("outside-rules", rs, lambda: _scan_outside_rules(rs))
+
+
+def _scan_outside_rules(rs: Ruleset) -> list[tuple[list, tuple, list]]:
     out = []
     for table, roots in OUTSIDE_PATH:
         tbl = rs.table(table)
@@ -108,9 +107,6 @@ def _outside_rules(rs: Ruleset) -> list[tuple[list, tuple, list]]:
                 if src:
                     out.append(([c for c in cs if c.dim is Dim.IIF],
                                 tuple(c for c in cs if c.dim in (Dim.PROTO, Dim.DPORT)), src))
-    if len(_RULES) > 64:
-        _RULES.clear()
-    _RULES[id(rs)] = (rs, out)
     return out
 
 
@@ -136,9 +132,11 @@ def _prepare(rs: Ruleset, topo: Topology | None, iface: str | None) -> _Prepared
     for _, src in generic:
         for c in src:
             _xor(diff, rnd.getrandbits(64), _spans(atoms, c), c.negated, n)
-    for net in cuts:  # the engine tells these prefixes apart: each is a class boundary of its own
-        span = [(atoms.index_of(int(net.network_address)), atoms.index_of(int(net.broadcast_address)) + 1)]
-        _xor(diff, rnd.getrandbits(64), span, False, n)
+    if _without_default_route(topo, rs.family):
+        # replies to a distant client need a route the host lacks: on-link neighbours are a class apart
+        for net in cuts:
+            span = [(atoms.index_of(int(net.network_address)), atoms.index_of(int(net.broadcast_address)) + 1)]
+            _xor(diff, rnd.getrandbits(64), span, False, n)
     base, sig = [], 0
     for a in range(n):
         sig ^= diff[a]
@@ -166,6 +164,14 @@ def _prepare(rs: Ruleset, topo: Topology | None, iface: str | None) -> _Prepared
     return _Prepared(atoms, base, spoofed, prepared_specific, by_port, other, {})
 
 
+def _without_default_route(topo: Topology | None, family: int) -> bool:
+    """The host's routes are known and none is a default route of this family."""
+    ns = topo.host_namespace if topo is not None else None
+    if ns is None or ns.routes is None:
+        return False
+    return not any(r.family == family and r.dst.prefixlen == 0 for r in ns.routes)
+
+
 def _xor(diff: list[int], h: int, spans: list[tuple[int, int]], negated: bool, n: int) -> None:
     if negated:
         diff[0] ^= h
@@ -175,19 +181,9 @@ def _xor(diff: list[int], h: int, spans: list[tuple[int, int]], negated: bool, n
         diff[j] ^= h
 
 
-_PREPARED: dict[tuple, tuple[Ruleset, _Prepared]] = {}
-
-
 def _prepared(rs: Ruleset, topo: Topology | None, iface: str | None) -> _Prepared:
-    key = (id(rs), id(topo), iface)
-    hit = _PREPARED.get(key)
-    if hit is not None and hit[0] is rs:
-        return hit[1]
-    if len(_PREPARED) > 256:
-        _PREPARED.clear()
-    got = _prepare(rs, topo, iface)
-    _PREPARED[key] = (rs, got)
-    return got
+    # keyed by the topology's identity too: the cache holds the ruleset, the caller the topology
+    return per_object("source-pieces", rs, lambda: _prepare(rs, topo, iface), id(topo), iface)
 
 
 def source_classes(

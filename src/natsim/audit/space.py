@@ -255,10 +255,6 @@ def intersects(a: Box, b: Box) -> bool:
     return True
 
 
-def intersection(a: Box, b: Box) -> Box:
-    return tuple(x & y for x, y in zip(a, b))
-
-
 def contains(outer: Box, inner: Box) -> bool:
     for o, i in zip(outer, inner):
         if i & ~o:

@@ -17,6 +17,7 @@ from natsim.errors import UsageError
 from natsim.topology.docker_inspect import parse_container_inspect
 from natsim.topology.snapshot import CONTAINER_FILES, CONTAINERS_DIR, SNAPSHOT_FILES, read_snapshot
 from natsim.topology.summary import render_topology
+from natsim.topology.toml_dump import dump_toml
 
 TIMEOUT = 30.0
 
@@ -36,6 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
                    " (with what the rules imply, conflicts, assumptions and missing files)")
     p.add_argument("--topology", metavar="FILE", action="append", default=[],
                    help="with --show: also a TOML topology or docker inspect JSON file (repeatable; later wins)")
+    p.add_argument("--toml", action="store_true",
+                   help="with --show: print the topology as natsim topology TOML, to edit for what-if questions")
     p.set_defaults(func=run)
 
 
@@ -139,8 +142,11 @@ def collect(directory: Path, netns: str | None = None, docker: bool = True) -> l
     return report
 
 
-def show(directory: Path, topology_files: list[str]) -> str:
-    """The topology natsim reads from a snapshot directory (plus --topology files), as text."""
+def show(directory: Path, topology_files: list[str], as_toml: bool = False) -> str:
+    """The topology natsim reads from a snapshot directory (plus --topology files), as text or TOML.
+
+    The TOML holds what was read, not what the rules imply: the rules are read again with it.
+    """
     from natsim.parse import parse_file
     from natsim.topology.docker_inspect import load_docker_json
     from natsim.topology.infer import infer_topology
@@ -154,6 +160,8 @@ def show(directory: Path, topology_files: list[str]) -> str:
         if not path.is_file():
             raise UsageError(f"--topology {name}: no such file")
         parts.append(load_toml(path) if path.suffix == ".toml" else load_docker_json(path))
+    if as_toml:
+        return dump_toml(merge(*parts))
     rulesets = {}
     for path in (snap.iptables, snap.ip6tables):
         if path is not None:
@@ -168,8 +176,10 @@ def show(directory: Path, topology_files: list[str]) -> str:
 def run(args: argparse.Namespace) -> int:
     directory = Path(args.directory)
     if args.show:
-        sys.stdout.write(show(directory, args.topology))
+        sys.stdout.write(show(directory, args.topology, args.toml))
         return 0
+    if args.toml or args.topology:
+        raise UsageError("--toml and --topology go with --show")
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory}: exists and is not a directory")
     report = collect(directory, args.netns, docker=not args.no_docker)

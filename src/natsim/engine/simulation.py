@@ -112,10 +112,14 @@ def _connection_outcome(run: Run, flow: Flow) -> Outcome:
         p = Packet(addr.version, None, addr, p0.proto, PROXY_SPORT, port,
                    tcp_flags=frozenset({"SYN"}) if p0.proto == "tcp" else frozenset())
         conn = _connect(run, host, p, legs, None)
-        if not conn.ok and conn.end is not None and p0.proto == "tcp" and conn.end.end in ("refused", "unreachable"):
-            e = conn.end  # docker-proxy accepted, then closes the client's connection: its backend refused
-            conn.end = LegEnd(e.kind, e.ns, e.packet, e.step, e.reason + "; docker-proxy closes the client's "
-                              "connection", "closed", e.extra)
+        if not conn.ok and conn.end is not None and conn.end.end in ("refused", "unreachable"):
+            e = conn.end
+            if p0.proto == "tcp":  # docker-proxy accepted, then closes the client's connection
+                conn.end = LegEnd(e.kind, e.ns, e.packet, e.step, e.reason + "; docker-proxy closes the client's "
+                                  "connection", "closed", e.extra)
+            else:  # docker-proxy ignores ECONNREFUSED on UDP: the client hears nothing (lab decision 0016)
+                conn.end = LegEnd(e.kind, e.ns, e.packet, e.step, e.reason + "; docker-proxy does not pass the "
+                                  "error on", "timeout", e.extra)
     if not conn.ok and conn.end is not None and flow.is_icmp and conn.end.end == "refused":
         e = conn.end
         conn.end = LegEnd(e.kind, e.ns, e.packet, e.step, e.reason, "unreachable", e.extra)

@@ -167,8 +167,11 @@ class Run:
                 continue
             v = walk(self, ns.name, crs, table, hook, p, env)
             p = self._after(ns, v)
-            if v.notrack and p.conn is not None and p.conn.state == "NEW" and table == "raw":
-                self.ct_table(ns).untrack(p)
+            if v.notrack and table == "raw":
+                # raw runs before conntrack: the packet gets the untracked template, so conntrack (and with it
+                # the nat table, which only sees tracked connections) leaves it alone
+                if p.conn is not None and p.conn.state == "NEW":
+                    self.ct_table(ns).untrack(p)
                 p = p.with_(conn=self.ct_table(ns).untracked_conn(p))
         return p
 

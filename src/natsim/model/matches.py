@@ -106,7 +106,7 @@ class Icmp(Match):
 @match_module("icmp6", "icmpv6", "ipv6-icmp")
 @dataclass(frozen=True, slots=True)
 class Icmp6(Match):
-    icmp_type: Neg[IcmpType] | None = option("--icmpv6-type", kind="icmp_type")
+    icmp_type: Neg[IcmpType] | None = option("--icmpv6-type", kind="icmp6_type")  # ICMPv6 names
 
 
 @match_module("multiport")

@@ -21,6 +21,7 @@ Value kinds (argument syntax):
   mark_mask     ``0x1/0xff``                             -> MarkMask
   tcp_flags     two words ``SYN,ACK SYN``                -> TcpFlags
   icmp_type     ``8``, ``8/0``, ``echo-request``, ``any`` -> IcmpType
+  icmp6_type    the same with ICMPv6's names (``echo-request`` is 128) -> IcmpType
   nat_range     ``1.2.3.4:80``, ``[fd::1]:80``, ``:80``  -> NatRange
   port_nat      ``8080`` or ``8080-8090``                -> PortRange
   number_str    a number kept as its original text (``0.33333333349``) -> str

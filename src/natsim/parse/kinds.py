@@ -196,8 +196,13 @@ def _icmp(word: str, names: dict[str, tuple[int | None, int | None]]) -> IcmpTyp
 
 
 def icmp_type(word: str) -> IcmpType:
-    """Names of both families are accepted here; the engine reads the numbers."""
-    return _icmp(word, ICMP_TYPES if word in ICMP_TYPES else ICMP6_TYPES)
+    """``--icmp-type``: a number, TYPE/CODE, ``any`` or one of libxt_icmp's names."""
+    return _icmp(word, ICMP_TYPES)
+
+
+def icmp6_type(word: str) -> IcmpType:
+    """``--icmpv6-type``: a number, TYPE/CODE or one of libip6t_icmp6's names."""
+    return _icmp(word, ICMP6_TYPES)
 
 
 def nat_range(word: str) -> tuple[NatRange, ...]:
@@ -278,6 +283,7 @@ CONVERTERS: dict[str, Callable[..., object]] = {
     "mark_mask": mark_mask,
     "tcp_flags": tcp_flags,
     "icmp_type": icmp_type,
+    "icmp6_type": icmp6_type,
     "nat_range": nat_range,
     "port_nat": port_nat,
     "number_str": number_str,

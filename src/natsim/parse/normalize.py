@@ -201,6 +201,15 @@ def _ports(obj: Any) -> Any:
     return dataclasses.replace(obj, **changes) if changes else obj
 
 
+def _icmp(obj: m.Icmp) -> m.Icmp:
+    """IPv4 ICMP type 255 matches every packet whatever the codes (ip_tables' icmp_type_code_match),
+    and iptables-save prints it as ``any``: ``--icmp-type 255`` and ``255/0`` are ``any``."""
+    v = obj.icmp_type
+    if v is not None and v.value.type_ == 255:
+        return dataclasses.replace(obj, icmp_type=Neg(m.IcmpType(None, None), v.negated))
+    return obj
+
+
 def _mac(obj: m.Mac) -> m.Mac:
     # libxt_mac prints the bytes with %02x.
     v = obj.mac_source
@@ -224,6 +233,7 @@ NORMALIZERS: dict[type, Callable[[Any], Any]] = {
     m.Sctp: _ports,
     m.Dccp: _ports,
     m.Mac: _mac,
+    m.Icmp: _icmp,
 }
 
 

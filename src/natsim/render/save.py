@@ -96,7 +96,7 @@ def value_words(kind: str, value: Any) -> list[str]:
         return [str(value)]
     if kind == "tcp_flags":
         return [_tcp_flags(value.mask), _tcp_flags(value.comp)]
-    if kind == "icmp_type":
+    if kind in ("icmp_type", "icmp6_type"):
         return [_icmp(value)]
     if kind == "port_nat":
         return [str(value).replace(":", "-")]

@@ -10,6 +10,7 @@ that a failing example shrinks to a readable counterexample):
   userland-proxy, icc, br_netfilter, hairpin) and their rules in the layout of each Docker era.
 * :mod:`natsim.testing.kube`: kube-proxy (iptables mode) rulesets.
 * :mod:`natsim.testing.topology`: natsim topologies of those hosts and flows between them.
+* :mod:`natsim.testing.verdicts`: comparing natsim's answer with what the kernel did.
 
 Assertions (:mod:`natsim.testing.assertions`, no hypothesis needed): :func:`load`,
 :func:`assert_reachable`, :func:`assert_not_reachable`, :func:`assert_only_published_ports_exposed`.
@@ -32,9 +33,12 @@ _WHERE: dict[str, str] = {
         "chains", "interfaces", "match_classes", "matches", "option_values", "port_ranges", "rules", "rulesets",
         "tables", "target_classes", "targets")},
     **{n: "natsim.testing.docker" for n in (
-        "BridgeSpec", "ContainerSpec", "DockerHost", "PortSpec", "docker_hosts", "docker_ipsets", "docker_rules")},
+        "BridgeSpec", "ContainerSpec", "DockerHost", "PortSpec", "docker_hosts", "docker_ipsets", "docker_rules",
+        "host_from_dict", "host_to_dict")},
     **{n: "natsim.testing.kube" for n in ("KubeService", "kube_rules", "kube_services")},
-    **{n: "natsim.testing.topology" for n in ("FlowSpec", "flow_of", "flows", "scenarios", "topology_of")},
+    **{n: "natsim.testing.topology" for n in ("FlowSpec", "flow_of", "flows", "scenarios", "topologies",
+                                              "topology_of")},
+    **{n: "natsim.testing.verdicts" for n in ("Disagreement", "compare", "kernel_verdict")},
     **{n: "natsim.testing.assertions" for n in (
         "Exposure", "assert_not_reachable", "assert_only_published_ports_exposed", "assert_reachable",
         "exposures", "load", "reachability")},

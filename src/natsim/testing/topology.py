@@ -41,8 +41,8 @@ from natsim.topology.model import (
 )
 
 __all__ = [
-    "OUTSIDE_SERVER_PORTS", "SERVER_PORTS", "FlowSpec", "destination_of", "flow_of", "flows",
-    "scenarios", "topology_of",
+    "OUTSIDE_SERVER_PORTS", "SERVER_PORTS", "FlowSpec", "destination_of", "flow_of", "flows", "port_name",
+    "scenarios", "topologies", "topology_of",
 ]
 
 #: Ports a server listens on (TCP and UDP) in every container.
@@ -224,6 +224,11 @@ def flows(draw: st.DrawFn, host: DockerHost) -> FlowSpec:
     if kind == "c2out":
         return FlowSpec(draw(st.sampled_from(names)), "outside", OUTSIDE_SERVER_PORTS[0], proto)
     return FlowSpec("outside", draw(st.sampled_from(names)), draw(st.sampled_from(SERVER_PORTS)), proto)
+
+
+def topologies(**host_options: object) -> st.SearchStrategy[Topology]:
+    """natsim topologies of generated Docker hosts (``host_options`` go to :func:`docker_hosts`)."""
+    return docker_hosts(**host_options).map(topology_of)  # type: ignore[arg-type]
 
 
 @st.composite

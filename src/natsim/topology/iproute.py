@@ -225,8 +225,15 @@ def parse_ip_route(text: str, file: str = "ip-route.json") -> tuple[Route, ...]:
             raise e.place("type").error(f"found route type {rtype!r}", f"expected one of {', '.join(sorted(ROUTE_TYPES))}")
         gw = e.get("gateway", str)
         src = e.get("prefsrc", str)
+        dev = e.get("dev", str)
+        prov = e.provenance()
+        hops = e.get("nexthops", list)
+        if hops and gw is None and dev is None and isinstance(hops[0], dict):
+            # a multipath route: the model holds one next hop; which one a flow hashes to is not known
+            gw, dev = hops[0].get("gateway"), hops[0].get("dev")
+            prov = replace(prov, detail=f"{prov.detail} (multipath: first of {len(hops)} next hops)")
         out.append(Route(
-            dst=dst, type=rtype, dev=e.get("dev", str),
+            dst=dst, type=rtype, dev=dev,
             gateway=None if gw is None else parse_address(gw, e.place("gateway")),
             prefsrc=None if src is None else parse_address(src, e.place("prefsrc")),
             table=parse_table(e.data.get("table"), e.place("table")),

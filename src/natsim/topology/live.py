@@ -147,6 +147,12 @@ def _routes(ipr: Any, names: dict[int, str], prov: Provenance) -> tuple[Route, .
             gw = _attr(r, "RTA_GATEWAY")
             src = _attr(r, "RTA_PREFSRC")
             oif = _attr(r, "RTA_OIF")
+            route_prov = prov
+            hops = _attr(r, "RTA_MULTIPATH")
+            if hops and gw is None and oif is None:
+                # a multipath route: the model holds one next hop, as the JSON reader does
+                gw, oif = _attr(hops[0], "RTA_GATEWAY"), hops[0].get("oif")
+                route_prov = replace(prov, detail=f"multipath: first of {len(hops)} next hops")
             scope = _SCOPES.get(r["scope"], str(r["scope"]))
             proto = r["proto"]
             out.append(Route(
@@ -156,7 +162,7 @@ def _routes(ipr: Any, names: dict[int, str], prov: Provenance) -> tuple[Route, .
                 table=table, metric=_attr(r, "RTA_PRIORITY"),
                 scope=None if scope == "global" else scope,
                 protocol=None if proto == 3 else _PROTOCOLS.get(proto, str(proto)),
-                provenance=prov,
+                provenance=route_prov,
             ))
     return tuple(out)
 

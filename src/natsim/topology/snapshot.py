@@ -160,6 +160,12 @@ def read_snapshot(directory: str | Path, namespace: str = HOST) -> Snapshot:
     missing = tuple(f"{f.name} ({f.tells})" for f in SNAPSHOT_FILES if f.name not in files)
     if "ip6-rule.json" not in files and "ip-rule.json" in files:
         missing = tuple(m for m in missing if not m.startswith("ip6-rule.json"))
+    read = {ns.name for ns in namespaces}
+    missing += tuple(
+        f"{CONTAINERS_DIR}/{c.name}/ (which addresses container {c.name}'s servers listen on)"
+        for c in containers or ()
+        if c.mode == "bridge" and c.running is not False and container_namespace_name(c.name) not in read
+    )
     topo = Topology(namespaces=tuple(namespaces), networks=networks, containers=containers, host=namespace,
                     findings=tuple(findings), missing=missing)
     return Snapshot(

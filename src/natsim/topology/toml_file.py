@@ -277,7 +277,7 @@ def _container(s: _Section, reader: _Reader) -> Container:
     if mode in ("host", "none") or mode.startswith("container:"):
         endpoints = endpoints if endpoints is not None else ()
     return Container(name=name, id=s.get("id", str), network_mode=mode, endpoints=endpoints, ports=published,
-                     running=s.get("running", bool), provenance=reader.prov)
+                     running=s.get("running", bool), sandbox=s.get("sandbox", str), provenance=reader.prov)
 
 
 def _address_list(s: _Section, key: str) -> tuple[LinkAddress, ...] | None:
@@ -287,7 +287,8 @@ def _address_list(s: _Section, key: str) -> tuple[LinkAddress, ...] | None:
     out = []
     for item in raw:
         addr, plen = parse_interface_address(item, s.reader.place_of(key, item))
-        out.append(LinkAddress(addr, plen, "host" if addr.is_loopback else "global", s.reader.prov))
+        scope = "host" if addr.is_loopback else "link" if addr.is_link_local else "global"  # as the kernel sets it
+        out.append(LinkAddress(addr, plen, scope, s.reader.prov))
     return tuple(out)
 
 
@@ -303,6 +304,8 @@ def _interface(s: _Section, reader: _Reader) -> Link:
         addresses=_address_list(s, "addresses") or (),  # an interface listed without addresses has none
         up=s.get("up", bool, True),
         mac=None if mac is None else parse_mac(mac, s.place("mac")),
+        index=s.get("index", int),
+        link_index=s.get("link-index", int),
         master=s.get("master", str),
         hairpin=s.get("hairpin", bool),
         isolated=s.get("isolated", bool),

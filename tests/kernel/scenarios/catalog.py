@@ -124,6 +124,13 @@ def _standard(name: str, layout: str, description: str, sources: tuple[str, ...]
     return Scenario(name, layout, description, sources, changes, standard_host(rules, **opts), STANDARD_FLOWS)
 
 
+def _localhost_only(spec: Host, container: str) -> Host:
+    """The container's servers bound to 127.0.0.1 (an app that listens on localhost only)."""
+    return replace(spec, containers=tuple(
+        replace(c, listen=tuple(replace(l, addr="127.0.0.1") for l in c.listen)) if c.name == container else c
+        for c in spec.containers))
+
+
 def free5gc() -> Scenario:
     """A real Docker <=27 host (free5gc-compose): FORWARD DROP, tailscale chains, UDP and SCTP ports."""
     h1, h2, out = "10.88.120.100", "10.88.120.99", "10.88.120.50"
@@ -274,6 +281,10 @@ def catalog() -> tuple[Scenario, ...]:
     return (
         _standard("v28.5-proxy", "docker-28.x", "default daemon (userland proxy on), br_netfilter off",
                   (V285,), "", iptablesdoc(V285), proxy=True, br_netfilter=False),
+        Scenario("v28.5-proxy-app-on-localhost", "docker-28.x",
+                 "the classic: c1's server listens on 127.0.0.1 inside the container (proxy on, br_netfilter off)",
+                 (V285,), "", _localhost_only(standard_host(iptablesdoc(V285), proxy=True, br_netfilter=False), "c1"),
+                 STANDARD_FLOWS),
         _standard("v28.5-proxy-brnf", "docker-28.x", "default daemon, br_netfilter loaded (bridge-nf-call-iptables=1)",
                   (V285,), "", iptablesdoc(V285), proxy=True, br_netfilter=True),
         _standard("v28.5-noproxy", "docker-28.x",

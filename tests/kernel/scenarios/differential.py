@@ -56,6 +56,9 @@ def mutations(spec: Host, rng: random.Random) -> list[Mutation]:
             parts += [rng.choice(["-s", "-d"]), rng.choice(addrs) + "/32"]
         if rng.random() < 0.5:
             parts += ["-p", "tcp", "-m", "tcp", "--dport", str(rng.choice(ports))]
+        if rng.random() < 0.25:
+            parts += ["-m", "conntrack", "--ctstate", rng.choice(["NEW", "ESTABLISHED", "RELATED,ESTABLISHED",
+                                                                   "INVALID", "DNAT", "SNAT"])]
         return " ".join(parts + ["-j", rng.choice(["DROP", "REJECT", "ACCEPT", "RETURN"])])
 
     if ":DOCKER-USER" in rules:
@@ -88,7 +91,22 @@ def mutations(spec: Host, rng: random.Random) -> list[Mutation]:
     out.append(Mutation("rp_filter toggled (0 <-> 1 strict)", lambda h: replace(h, rp_filter=1 - min(h.rp_filter, 1))))
     r = f"-I PREROUTING -p tcp -m tcp --dport {rng.choice(ports)} -j DROP"
     out.append(Mutation(f"raw: {r}", lambda h, r=r: replace(h, rules_v4=with_rules(h.rules_v4, "raw", r))))
-    servers = [c for c in spec.containers if c.listen and c.net_container is None]
+    servers = [c for c in spec.containers if c.listen and c.net_container is None and c.v4]
+    uplink_addrs = [str(ipaddress.ip_interface(a).ip) for a in spec.uplink_v4]
+    nat_rules = [f"-I OUTPUT -p tcp -m tcp --dport 9999 -j REDIRECT --to-ports {rng.choice(ports)}",
+                 f"-I PREROUTING -p tcp -m tcp --dport 9999 -j REDIRECT --to-ports {rng.choice(ports)}",
+                 f"-I POSTROUTING -o {spec.uplink} -j SNAT --to-source {rng.choice(uplink_addrs)}",
+                 f"-I POSTROUTING -o {rng.choice(ifaces)} -j MASQUERADE"]
+    if servers:
+        c = rng.choice(servers)
+        nat_rules.append(f"-I PREROUTING -i {spec.uplink} -p tcp -m tcp --dport 9000 -j DNAT --to-destination "
+                         f"{c.v4}:{c.listen[0].port}")
+    r = rng.choice(nat_rules)
+    out.append(Mutation(f"nat: {r}", lambda h, r=r: replace(h, rules_v4=with_rules(h.rules_v4, "nat", r))))
+    mark = (f"-I PREROUTING -i {rng.choice(ifaces)} -j MARK --set-xmark 0x1/0xffffffff",
+            f"-I {rng.choice(['FORWARD', 'INPUT'])} -m mark --mark 0x1 -j {rng.choice(['DROP', 'ACCEPT'])}")
+    out.append(Mutation(f"mangle: {mark[0]}; filter: {mark[1]}", lambda h, m=mark: replace(
+        h, rules_v4=with_rules(with_rules(h.rules_v4, "mangle", m[0]), "filter", m[1]))))
     if servers:
         c = rng.choice(servers)
         out.append(Mutation(f"{c.name}'s servers listen on 127.0.0.1 only", lambda h, n=c.name: replace(
