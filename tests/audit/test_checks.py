@@ -96,3 +96,18 @@ def test_partial_ruleset() -> None:
     found = checks(corpus("kube-proxy-test-overall-iptables-rules.restore.rules").read_text())
     assert {f.title.split(":")[0] for f in found["partial-ruleset"]} == {"table nat", "table filter"}
     assert "unreachable-chain" not in found
+
+
+def test_isolation_check_reads_the_topology(tmp_path, capsys) -> None:
+    """Through the CLI (inferred topology); a snapshot saying bridge-nf-call-iptables=1 would silence it."""
+    import json
+
+    from natsim.cli import main
+
+    text = DOCKER27.replace("-A DOCKER-USER -j RETURN",
+                            "-A DOCKER-USER -i docker0 -o docker0 -j DROP\n-A DOCKER-USER -j RETURN")
+    path = tmp_path / "iso.rules"
+    path.write_text(text)
+    assert main(["audit", str(path), "--format", "json", "--fail-on", "medium"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert "isolation-needs-br-netfilter" in {f["check"] for f in doc["findings"]}

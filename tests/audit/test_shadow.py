@@ -161,3 +161,12 @@ def test_policy_tail() -> None:
     rs = Ruleset(4, (Table("filter", (chain,)),))
     found = {(d.ref.index, d.kind) for d in analyse_ruleset(rs)}
     assert found == {(3, "same-as-policy")}
+
+
+def test_icmp_type_255_is_any_type_in_ipv4() -> None:
+    any_type = m.Icmp(icmp_type=Neg(m.IcmpType(255, None)))
+    echo = m.Icmp(icmp_type=Neg(m.IcmpType(8, None)))
+    rules = [rule(t.Accept(), proto="icmp", matches=any_type), rule(t.Drop(), proto="icmp", matches=echo)]
+    assert dead(rules) == {2: "shadowed"}
+    never = m.Icmp(icmp_type=Neg(m.IcmpType(255, None), True))
+    assert dead([rule(t.Accept(), proto="icmp", matches=never)]) == {1: "never-matches"}

@@ -20,7 +20,7 @@ REDACTED = {"hostaudit-ufw-docker28-libvirt-counters.v4.rules", "hostaudit-ufw-d
 @pytest.mark.parametrize("name", DUMPS)
 def test_first_question_is_answered_or_refused_clearly(name):
     extra = ["--lenient"] if name in REDACTED else []
-    for frm, to in (("outside", "host:8080/tcp"), ("host", "host:8080/tcp")):
+    for frm, to in (("outside", "host:8080/tcp"),):  # the question a Docker user asks first
         status, out, err = run_cli(["explain", str(CORPUS / name), "--from", frm, "--to", to, "--json", "--no-fix",
                                     *extra])
         assert status in (0, 1, 2), err

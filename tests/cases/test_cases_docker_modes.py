@@ -45,14 +45,24 @@ INTERNAL = replace(  # the doc's two --internal networks: bridgeICC 192.0.2.0/24
                 Container("n1", "bridgeNoICC", "198.51.100.2", listen=(Listen("tcp", 80),))))
 NOICC_DOC = iptablesdoc(V29, "moby-iptablesdoc-v29-usernet-portmap-noicc.S.txt")
 NOICC = standard_host(NOICC_DOC, proxy=True, br_netfilter=True)
-# `docker run --link c1:web --name c2 ...` on the icc=false network: the legacy-link ACCEPT pair
-# (moby libnetwork/drivers/bridge link.go: -i br -o br -p tcp -s PARENT -d CHILD --dport P, and the reverse --sport).
+# `docker run --link c1:web --name c2 ...` on the icc=false network: moby appends the legacy-link ACCEPT pair to the
+# DOCKER chain (iptabler/link.go AddLink -> iptables.ChainInfo.Link: -i br -o br -p P -s PARENT -d CHILD --dport N,
+# and the reverse with --sport), which Docker 29 reaches through DOCKER-BRIDGE before the icc DROP.
 LINKED = replace(NOICC, rules_v4=with_rules(
     NOICC_DOC, "filter",
-    f"-I DOCKER-FORWARD 1 -s {C2}/32 -d {C1}/32 -i bridge1 -o bridge1 -p tcp -m tcp --dport 80 -j ACCEPT",
-    f"-I DOCKER-FORWARD 1 -s {C1}/32 -d {C2}/32 -i bridge1 -o bridge1 -p tcp -m tcp --sport 80 -j ACCEPT"))
+    f"-A DOCKER -s {C2}/32 -d {C1}/32 -i bridge1 -o bridge1 -p tcp -m tcp --dport 80 -j ACCEPT",
+    f"-A DOCKER -s {C1}/32 -d {C2}/32 -i bridge1 -o bridge1 -p tcp -m tcp --sport 80 -j ACCEPT"))
 V280 = iptablesdoc("moby-iptablesdoc-v28.0.0-usernet-portmap.S.txt").replace(":FORWARD ACCEPT", ":FORWARD DROP")
 IPSET_FILLED = standard_host(V280, ipsets=EXT_BRIDGES, **STD)
+
+# new-daemon doc: "DOCKER chain has a single DROP rule for the bridge ... packets will be dropped unless container
+# ports/protocols are published" (even with FORWARD policy ACCEPT) and "Users are free to append rules to FORWARD,
+# they'll run after Docker's rules (or DOCKER-USER, for rules that run before)".
+NEW = iptablesdoc("moby-iptablesdoc-v29-new-daemon.S.txt")
+NEW_DAEMON = replace(standard_host(NEW, **STD), publish=())
+NEW_APPENDED = replace(NEW_DAEMON, rules_v4=with_rules(NEW, "filter", "-A FORWARD -o docker0 -j ACCEPT"))
+NEW_DOCKER_USER = replace(NEW_DAEMON, rules_v4=with_rules(NEW, "filter", "-I DOCKER-USER -o docker0 -j ACCEPT"))
+DOCKER0_DROP = "-A DOCKER ! -i docker0 -o docker0 -j DROP"
 
 # (case id, host, from, to, port, verdict, seen, deciding rule text)
 CASES = [
@@ -71,8 +81,13 @@ CASES = [
     ("internal-cannot-enter", INTERNAL, "outside", C1, 80, "blocked", None, None),
     ("internal-icc-same-bridge", INTERNAL, "c2", C1, 80, "reachable", C2, None),
     ("noicc-same-bridge", NOICC, "c2", C1, 80, "blocked", None, "-A DOCKER-FORWARD -i bridge1 -o bridge1 -j DROP"),
-    ("noicc-link-port", LINKED, "c2", C1, 80, "reachable", C2, None),
+    ("noicc-link-port", LINKED, "c2", C1, 80, "reachable", C2,
+     f"-A DOCKER -s {C2}/32 -d {C1}/32 -i bridge1 -o bridge1 -p tcp -m tcp --dport 80 -j ACCEPT"),
     ("noicc-link-other-port", LINKED, "c2", C1, 81, "blocked", None, "-A DOCKER-FORWARD -i bridge1 -o bridge1 -j DROP"),
+    ("unpublished-dropped-forward-accept", NEW_DAEMON, "outside", D1, 80, "blocked", None, DOCKER0_DROP),
+    ("user-rule-appended-runs-after-docker", NEW_APPENDED, "outside", D1, 80, "blocked", None, DOCKER0_DROP),
+    ("user-rule-in-docker-user-runs-before", NEW_DOCKER_USER, "outside", D1, 80, "reachable", "198.18.0.2",
+     "-I DOCKER-USER -o docker0 -j ACCEPT"),  # cited as written
     ("v28.0.0-ipset-given", IPSET_FILLED, "outside", H1, 8080, "reachable", "198.18.0.2", None),
 ]
 IDS = [c[0] for c in CASES]

@@ -46,3 +46,22 @@ def test_arbitrary_text_only_raises_input_error(lines, lenient):
         assert isinstance(d, InputError)
     validate(parsed)
     render_ruleset(parsed.ruleset)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from(list('ab -"\\\t!x')), max_size=30))
+def test_fast_split_equals_exact_split(line):
+    from natsim.parse.lexer import UnterminatedQuote, split_located, split_words
+
+    try:
+        exact = split_located(line)
+    except UnterminatedQuote:
+        try:
+            split_words(line)
+        except UnterminatedQuote:
+            return
+        raise AssertionError("the fast split accepted an unterminated quote")
+    words, quoted = split_words(line)
+    assert words == [w.text for w in exact]
+    if quoted is not None:
+        assert quoted == [w.quoted for w in exact]

@@ -360,8 +360,9 @@ def check_isolation(rs: Ruleset, ctx: Context) -> list[Finding]:
                     continue  # userland-proxy=false: Docker loaded br_netfilter
                 nf = None
                 topo = ctx.topology
-                if topo is not None and topo.host_namespace() is not None:
-                    got = topo.host_namespace().bridge_nf_call(rs.family, bridge)
+                host = topo.host_namespace if topo is not None else None
+                if host is not None:
+                    got = host.bridge_nf_call(rs.family, bridge)
                     nf = got if isinstance(got, bool) else None
                 if nf is True:
                     continue

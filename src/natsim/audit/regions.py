@@ -148,7 +148,11 @@ def _match_constraints(match: m.Match, out: list[Constraint], opaque: list[str])
         return
     if isinstance(match, (m.Icmp, m.Icmp6)):
         out.append(_FIRST_FRAGMENT)
-        if match.icmp_type is not None and match.icmp_type.value.type_ is not None:
+        # IPv4 type 255 matches every ICMP packet (ip_tables.c icmp_type_code_match: test_type == 0xFF)
+        any_v4 = isinstance(match, m.Icmp) and match.icmp_type is not None and match.icmp_type.value.type_ == 255
+        if any_v4 and match.icmp_type.negated:
+            out.append(Constraint(Dim.ICMP, ((0, 65535),), True))  # "! any": no packet
+        if match.icmp_type is not None and match.icmp_type.value.type_ is not None and not any_v4:
             t = match.icmp_type.value
             lo, hi = (t.code, t.code) if t.code is not None else (0, 255)
             out.append(Constraint(Dim.ICMP, ((t.type_ * 256 + lo, t.type_ * 256 + hi),), match.icmp_type.negated))

@@ -461,12 +461,14 @@ class Run:
 
     def _forwarding(self, ns: Ns, iface: str, family: int) -> Tri:
         t = ns.topo
-        if t is None:
+        v: int | bool | None = None
+        if t is None and not (family == 4 and ns.role == "host"):
             return Unknown(f"whether {ns.name} forwards IPv{family} is not known")
         if family == 4:
-            v = t.sysctl_int(f"net.ipv4.conf.{iface}.forwarding")
-            if v is None:
-                v = t.sysctl_int("net.ipv4.ip_forward")
+            if t is not None:
+                v = t.sysctl_int(f"net.ipv4.conf.{iface}.forwarding")
+                if v is None:
+                    v = t.sysctl_int("net.ipv4.ip_forward")
             if v is None and ns.role == "host":
                 daemon = self.world.topology.daemon.ip_forward
                 if daemon is not None:

@@ -129,7 +129,8 @@ def split_words(line: str) -> tuple[list[str], list[bool] | None]:
     raw = _WORD.findall(line)
     if '"' in raw:
         return [w.text for w in split_located(line)], []  # raises UnterminatedQuote
-    words = [_QUOTED.sub(_unquote, w) if '"' in w else w for w in raw]
+    # Without a backslash, quotes are only delimiters: dropping them is the whole unquoting.
+    words = [(w.replace('"', "") if "\\" not in w else _QUOTED.sub(_unquote, w)) if '"' in w else w for w in raw]
     return words, ['"' in w for w in raw]
 
 

@@ -314,9 +314,10 @@ class Reader:
         self._declare(name, policy, counters, chain_i - 1)
 
     def _rule(self, words: list[str], recipe: RuleRecipe, line: str) -> None:
-        chains = self._open_table()
-        assert self.table is not None
         table = self.table
+        chains = self.tables[table] if table is not None else self._open_table()
+        table = self.table
+        assert table is not None
         name = words[recipe.chain]
         location = Location(self.filename, self.lineno, self.column)
         chain = chains.get(name)

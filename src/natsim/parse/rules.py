@@ -479,11 +479,17 @@ class Builder:
         if recipe.counters is not None:
             a, _, b = words[recipe.counters][1:-1].partition(":")
             vals[8] = self.counters(int(a), int(b))
+        objs = self._objs
         if recipe.matches:
-            match = self.match
-            vals[6] = tuple([match(m, words) for m in recipe.matches])
-        if recipe.target is not None:
-            vals[7] = self.target(recipe.target, words, chains)
+            found = []
+            for mr in recipe.matches:
+                got = objs.get((mr, mr.key_words(words)))
+                found.append(got if got is not None else self.match(mr, words))
+            vals[6] = tuple(found)
+        tr = recipe.target
+        if tr is not None:
+            got = objs.get((tr, tr.key_words(words))) if tr.kind == "typed" else None
+            vals[7] = got if got is not None else self.target(tr, words, chains)
         if expand is None:
             return [Rule(*vals, location, text)]  # type: ignore[arg-type]
         out = []

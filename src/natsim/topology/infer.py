@@ -428,8 +428,16 @@ def infer_from_rules(rulesets: Mapping[int, Ruleset]) -> Topology:
     if 6 in docker_families:
         fields.append(("ip6tables", Provenance(rulesets[6].source, "inferred", None,
                                                 "the presence of Docker's chains in ip6tables")))
+    ip_forward = None
+    if 4 in docker_families:
+        # dockerd turns net.ipv4.ip_forward on at start unless --ip-forward=false; a snapshot's sysctl.txt,
+        # when given, is read and wins over this.
+        ip_forward = True
+        fields.append(("ip_forward", Provenance(
+            rulesets[4].source, "assumed", None,
+            "dockerd enables net.ipv4.ip_forward at start unless run with --ip-forward=false")))
     daemon = DaemonOptions(
-        userland_proxy=proxy, iptables=True if 4 in docker_families else None,
+        userland_proxy=proxy, iptables=True if 4 in docker_families else None, ip_forward=ip_forward,
         ip6tables=True if 6 in docker_families else None, era=era,
         provenance=docker_prov, field_sources=tuple(fields),
     )

@@ -12,6 +12,7 @@ what the kernel had). Every disagreement is printed with the mutation that cause
 from __future__ import annotations
 
 import argparse
+import hashlib
 import ipaddress
 import random
 import sys
@@ -140,7 +141,9 @@ def variant(base: Scenario, rng: random.Random, depth: int = 2) -> Scenario:
     for _ in range(depth):
         m = rng.choice(mutations(spec, rng))
         spec, whats = m.apply(spec), whats + [m.what]  # type: ignore[operator]
-    return replace(base, name=f"{base.name}+{len(whats)}", description=" | ".join(whats), spec=spec)
+    description = " | ".join(whats)
+    tag = hashlib.sha1(description.encode()).hexdigest()[:6]  # names must be unique within a measure() batch
+    return replace(base, name=f"{base.name}+{tag}", description=description, spec=spec)
 
 
 # --------------------------------------------------------------------------- natsim's side
@@ -220,7 +223,7 @@ def main() -> None:
     variants = []
     for i in range(args.variants):
         v = variant(rng.choice(bases), rng, args.depth)
-        variants.append(replace(v, name=f"{v.name}#{i}"))
+        variants.append(replace(v, name=f"{v.name}#{i}"))  # the same mutations can be drawn twice
     problems = []
     for i in range(0, len(variants), 3):
         problems += disagreements(variants[i:i + 3])

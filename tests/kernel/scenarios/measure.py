@@ -32,6 +32,9 @@ def _request(flow: Flow, timeout: float) -> dict:
 def measure(scenarios: list[Scenario], backends: tuple[str, ...] = BACKENDS,
             prefix: str = "kscen") -> dict[tuple[str, str], list[dict]]:
     """{(scenario name, backend): [result per flow, in the scenario's flow order]}."""
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        raise ValueError(f"scenario names must be unique in one measurement: {names}")
     hosts = {}
     try:
         for s in scenarios:

@@ -8,6 +8,7 @@ toggled br_netfilter, proxy, hairpin, route_localnet and rp_filter.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -20,7 +21,8 @@ SEED, VARIANTS = 2, 6
 def sample() -> list:
     rng = random.Random(SEED)
     bases = list(catalog())
-    return [variant(rng.choice(bases), rng) for _ in range(VARIANTS)]
+    variants = [variant(rng.choice(bases), rng) for _ in range(VARIANTS)]
+    return [replace(v, name=f"{v.name}#{i}") for i, v in enumerate(variants)]
 
 
 def test_every_mutation_changes_the_host():
