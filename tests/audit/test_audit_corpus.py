@@ -144,3 +144,17 @@ def test_sarif_shape(capsys) -> None:
         loc = res["locations"][0]["physicalLocation"]
         assert loc["artifactLocation"]["uri"] == str(path)
         assert loc["region"]["startLine"] >= 1
+
+
+def test_audit_of_a_snapshot_directory(capsys) -> None:
+    from tests.audit.conftest import ROOT
+
+    path = ROOT / "examples" / "mysqlserver"
+    if not path.exists():
+        pytest.skip("examples/mysqlserver is not in the tree")
+    assert main(["audit", str(path), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    [f] = [f for f in doc["findings"] if f["check"] == "published-on-all-addresses"]
+    assert "MySQL" in f["title"] and f["rules"][0]["line"] == 41
+    # Docker 29 drops direct access in raw PREROUTING: no direct-access finding
+    assert not [f for f in doc["findings"] if f["check"] == "container-directly-reachable"]

@@ -149,3 +149,15 @@ def test_containers_the_rules_treat_alike_share_a_zone() -> None:
     own = [cf for cf in rep_flows if cf.service.rule.rule.target.to_destination[0].addresses.lo
            == topo.container(rep).addresses()[0]]
     assert own and all(cf.flow.source == f"container:{cf.zone.members[1]}" for cf in own)
+
+
+def test_assumed_uplinks_follow_the_rules_subnets() -> None:
+    """libvirt's rules put 192.168.231.0/24 behind virbr1: a VM there reaches the host's DNS, as LIBVIRT_INP says."""
+    path = corpus("hostaudit-ufw-docker28-libvirt-counters.v4.rules")
+    _, m = matrix_of(str(path))
+    assert any("virbr1 with addresses 192.168.231.1/24" in a for a in m.assumptions)
+    cell = m.cell("outside:virbr1", "host:53/udp")
+    vm = [e for e in cell.entries if (e.source_class or "").startswith("192.168.231.")]
+    assert vm and vm[0].verdict == "reachable" and vm[0].deciding.chain == "LIBVIRT_INP"
+    # the Docker network without containers gets a stand-in member, so the bridge is a zone
+    assert m.cell("container:any-on-docker0", "host:53/udp").verdict == "blocked"

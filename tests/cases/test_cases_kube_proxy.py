@@ -131,3 +131,24 @@ def test_partial_dump_is_called_partial():
     a = explain(KUBE, "host", "172.30.0.41:80/tcp")
     text = a.everything().lower()
     assert "kube-services" in text and ("partial" in text or "not reached" in text or "never" in text)
+
+
+@pytest.mark.kernel
+def test_kernel_agrees_on_the_draw_and_the_reject(kube):
+    """The same node in namespaces: pods pod1..pod5 behind cni0 serving 80/tcp, the rules with kube-proxy's jumps."""
+    from caseskit import kernel_probes
+    from tests.lab import Bridge, Container, Host, Listen
+
+    rules, _ = kube
+    spec = Host(rules_v4=rules.read_text(), bridges=(Bridge("cni0", "10.180.0.254/24"),),
+                containers=tuple(Container(f"pod{i}", "cni0", f"10.180.0.{i}", listen=(Listen("tcp", 80),))
+                                 for i in range(1, 6)),
+                userland_proxy=False, br_netfilter=False, uplink_v6=(), outside_v6=None)
+    reqs = [{"frm": "host", "dst": "172.30.0.44", "port": 80, "timeout": 0.3, "sport": 41000 + n} for n in range(12)]
+    reqs.append({"frm": "host", "dst": "172.30.0.46", "port": 80, "timeout": 0.3})
+    # a node has a default route (the service address is routed there before nat OUTPUT rewrites it)
+    *draws, reject = kernel_probes(spec, reqs, host_setup=(("ip", "route", "add", "default", "via", "198.18.0.2"),))
+    assert {p.outcome for p in draws} == {"connected"}
+    assert {p.by for p in draws} <= {"pod4", "pod5"}  # 12 draws: both are all but certain to appear, not asserted
+    assert {p.seen for p in draws} == {"10.180.0.254"}  # MASQUERADE, as natsim says
+    assert reject.outcome == "refused"  # `-j REJECT` (icmp-port-unreachable) for the service without endpoints

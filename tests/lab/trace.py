@@ -61,7 +61,7 @@ def parse_trace(lines: list[str]) -> list[TracedPacket]:
     The kernel's trace id is not a packet identity: it changes along the way (a routed frame from a
     bridge port gets a new one) and later packets reuse old ones. So a packet starts where it meets
     the lab's ``-j TRACE`` rule, and an unknown id is joined to the packet with the same IPv4 ``ID``
-    header field, which NAT leaves alone (IPv6 packets are followed by trace id only).
+    header field and source port, which NAT leaves alone (IPv6 packets are followed by trace id only).
     """
     out: list[TracedPacket] = []
     by_tid: dict[str, TracedPacket] = {}
@@ -79,8 +79,9 @@ def parse_trace(lines: list[str]) -> list[TracedPacket]:
         _, tid, table, chain, kind, handle, verdict, target, rule = m.groups()
         rule = re.sub(r"^-[46] -t \S+ ", "", rule.strip())
         fields = last.get(tid, {})
-        # IPv4's ID names one packet (0 does not: DF packets may all carry it); IPv6 has no such field
-        key = ("ID", fields["ID"]) if fields.get("ID", "0") != "0" else ("tid", tid)
+        # IPv4's ID with the source port names one packet (ID 0 does not: DF packets may all carry it;
+        # the port tells apart senders whose counters meet); IPv6 has no such field
+        key = ("ID", fields["ID"] + "/" + fields.get("SPORT", "")) if fields.get("ID", "0") != "0" else ("tid", tid)
         tracing = rule.endswith("-j TRACE")
         # a packet meets the TRACE rule again after loopback (raw OUTPUT, then raw PREROUTING on lo)
         start = tracing and not (key[0] == "ID" and key in by_key)

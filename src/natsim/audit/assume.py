@@ -16,7 +16,16 @@ from dataclasses import replace
 from natsim.audit.regions import region_of
 from natsim.audit.space import Dim
 from natsim.model.ruleset import Ruleset
-from natsim.topology.model import Link, LinkAddress, Namespace, Sysctl, Topology, assumed
+from natsim.topology.model import (
+    Container,
+    Endpoint,
+    Link,
+    LinkAddress,
+    Namespace,
+    Sysctl,
+    Topology,
+    assumed,
+)
 
 MAX_UPLINKS = 16
 DEFAULT_UPLINK = "eth0"
@@ -36,6 +45,23 @@ def _named_interfaces(rulesets: dict[int, Ruleset]) -> list[str]:
     return names
 
 
+def _subnets_by_interface(rulesets: dict[int, Ruleset]) -> dict[tuple[str, int], ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """``-i X -s NET`` / ``-o X -d NET``: the rules place NET behind interface X (first such rule wins)."""
+    out: dict = {}
+    for rs in rulesets.values():
+        for table in rs.tables:
+            for chain in table.chains:
+                for r in chain.rules:
+                    for iface, net in ((r.in_interface, r.source), (r.out_interface, r.destination)):
+                        if iface is None or net is None or iface.negated or net.negated:
+                            continue
+                        name, prefix = iface.value.name, net.value
+                        if name.endswith("+") or prefix.num_addresses < 4 or prefix.prefixlen == 0:
+                            continue
+                        out.setdefault((name, prefix.version), prefix)
+    return out
+
+
 def with_assumed_uplinks(topology: Topology, rulesets: dict[int, Ruleset]) -> tuple[Topology, tuple[str, ...]]:
     """``topology`` plus an assumed host namespace when the host's interfaces are unknown."""
     host = topology.host_namespace
@@ -50,12 +76,17 @@ def with_assumed_uplinks(topology: Topology, rulesets: dict[int, Ruleset]) -> tu
         LinkAddress(ipaddress.ip_address("127.0.0.1"), 8, "host"), LinkAddress(ipaddress.ip_address("::1"), 128, "host"),
     ), up=True, provenance=assumed(why))]
     notes = []
+    behind = _subnets_by_interface(rulesets)
     for k, name in enumerate(uplinks):
-        v4 = ipaddress.ip_address(f"203.0.113.{16 * k + 1}")
-        v6 = ipaddress.ip_address(f"2001:db8:1:{k:x}::1")
-        links.append(Link(name, "physical", (LinkAddress(v4, 28, "global"), LinkAddress(v6, 64, "global")), up=True,
-                          provenance=assumed(why)))
-        notes.append(f"assumed uplink {name} with addresses {v4}/28 and {v6}/64 (the host's interfaces are not known)")
+        addrs = []
+        for fam, default in ((4, (ipaddress.ip_address(f"203.0.113.{16 * k + 1}"), 28)),
+                             (6, (ipaddress.ip_address(f"2001:db8:1:{k:x}::1"), 64))):
+            net = behind.get((name, fam))
+            addr, plen = (net.network_address + 1, net.prefixlen) if net is not None else default
+            addrs.append(LinkAddress(addr, plen, "global"))
+        links.append(Link(name, "physical", tuple(addrs), up=True, provenance=assumed(why)))
+        shown = " and ".join(str(a) for a in addrs)
+        notes.append(f"assumed uplink {name} with addresses {shown} (the host's interfaces are not known)")
     for name, net in bridges.items():
         addrs = tuple(
             LinkAddress(gw, sub.prefixlen, "global") for sub, gw in zip(net.subnets or (), net.gateways or ())
@@ -71,7 +102,36 @@ def with_assumed_uplinks(topology: Topology, rulesets: dict[int, Ruleset]) -> tu
         )),))
         notes.append("assumed net.ipv4.ip_forward=1: Docker's rules are present and dockerd enables forwarding")
     others = tuple(n for n in topology.namespaces if n.name != topology.host)
-    return replace(topology, namespaces=(ns,) + others), tuple(notes)
+    topology = replace(topology, namespaces=(ns,) + others)
+    topology, more = with_bridge_members(topology)
+    return topology, tuple(notes) + more
+
+
+def with_bridge_members(topology: Topology) -> tuple[Topology, tuple[str, ...]]:
+    """A stand-in container on each Docker network no known container uses, so the bridge is a zone.
+
+    It sits at the subnet's last usable address (Docker's IPAM hands out addresses from the
+    bottom, so a real container rarely has it) and stands for "a container on this network".
+    """
+    used = {e.network for c in topology.containers or () for e in c.endpoints or ()}
+    extra: list[Container] = []
+    notes: list[str] = []
+    for net in topology.networks or ():
+        if net.name in used or net.bridge is None or net.internal:
+            continue
+        sub = next((s for s in net.subnets or () if s.version == 4 and s.num_addresses >= 4), None)
+        if sub is None:
+            continue
+        addr = sub.broadcast_address - 1
+        why = f"no container on network {net.name} is known; a stand-in at {addr} shows what one could reach"
+        extra.append(Container(
+            f"any-on-{net.bridge}", network_mode=net.name, running=True, provenance=assumed(why),
+            endpoints=(Endpoint(net.name, addr, sub.prefixlen, provenance=assumed(why)),),
+        ))
+        notes.append(f"assumed a container any-on-{net.bridge} at {addr} on network {net.name} (none is known)")
+    if not extra:
+        return topology, ()
+    return replace(topology, containers=tuple(topology.containers or ()) + tuple(extra)), tuple(notes)
 
 
 def _docker_runs(topology: Topology) -> bool:
