@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import pytest
 
-from caseskit import KERNEL_VERDICT, explain, kernel_probes, lab_source, write_host
+from caseskit import CORPUS, KERNEL_VERDICT, explain, kernel_probes, lab_source, write_host
 from tests.kernel.scenarios.catalog import EXT_BRIDGES, standard_host
 from tests.lab import Bridge, Container, Listen
 from tests.lab.rulesets import iptablesdoc, with_rules
@@ -133,7 +133,5 @@ def test_swarm_routing_mesh_is_not_a_confident_block():
     """moby iptablesdoc swarm-portmap: `docker service create -p 8080:80` is published through the routing mesh
     (DNAT to the ingress sandbox, then IPVS, which iptables-save cannot show).  On the pasted dump natsim may say
     reachable (assuming the sandbox answers) or unknown, never blocked for want of an ARP answer."""
-    from caseskit import CORPUS
-
     a = explain(CORPUS / "moby-iptablesdoc-v29-swarm-portmap.S.txt", "outside", "host:8080/tcp")
     assert a.verdict in ("reachable", "unknown"), a.data["reason"]

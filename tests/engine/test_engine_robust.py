@@ -62,7 +62,7 @@ def test_random_rulesets_always_get_an_answer() -> None:
     rnd = random.Random(20261128)
     topologies = [golden_host(hairpin=hp, brnf=brnf, userland_proxy=proxy).topology()
                   for hp, brnf, proxy in ((False, True, True), (None, None, None), (True, False, False))]
-    for i in range(150):
+    for i in range(100):
         text = random_ruleset(rnd)
         rs = parse_text(text, f"random-{i}.rules", family=4).ruleset
         net = Network(rulesets={4: rs}, topology=rnd.choice(topologies))

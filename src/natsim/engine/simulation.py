@@ -71,7 +71,7 @@ def _simulate(net: Network, flow: Flow, max_branches: int) -> FlowResult:
     if truncated:
         notes.append(f"more than {max_branches} branches: the rest were not explored")
         outcomes.append(Outcome("unknown", (), None, reason=f"more than {max_branches} branches (unknown facts "
-                                "and statistic rules) were not explored"))
+                                "and statistic rules) were not explored", end="unknown"))
     extra = [a for _, _, more in results for a in more]
     assumptions = net.assumptions + tuple(dict.fromkeys(a for a in extra if a not in net.assumptions))
     return FlowResult(str(flow), tuple(outcomes), assumptions, tuple(notes))
