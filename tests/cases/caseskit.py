@@ -116,5 +116,11 @@ def kernel_probes(spec: Host, requests: list[dict[str, Any]], backend: str = "nf
         return h.probe_many(requests)
 
 
+def lab_can_send(frm: str, dst: str) -> bool:
+    """False for outside -> 127.0.0.0/8: the lab's client would talk to its own loopback, not to the host
+    (natsim's question is a packet *arriving* on the uplink addressed to 127.0.0.1, which raw PREROUTING drops)."""
+    return not (frm == "outside" and dst.startswith("127."))
+
+
 KERNEL_VERDICT = {"connected": "reachable", "closed": "blocked", "refused": "blocked", "timeout": "blocked",
                   "unreachable": "blocked"}
