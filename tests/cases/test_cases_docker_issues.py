@@ -49,6 +49,8 @@ HOST_27817 = v4_only(PROXY, with_rules(policy(PROXY.rules_v4, "INPUT", "DROP"), 
 # The reported message "Host is unreachable" is what a CentOS-style final REJECT gives (EHOSTUNREACH).
 CENTOS_REJECT = "-A INPUT -j REJECT --reject-with icmp-host-prohibited"
 HOST_27817_CENTOS = v4_only(PROXY, with_rules(PROXY.rules_v4, "filter", *INPUT_DROP, CENTOS_REJECT))
+# The stated cause is the proxy: without it the same INPUT policy does not matter (DNAT in PREROUTING, then FORWARD).
+HOST_27817_NOPROXY = v4_only(NOPROXY, with_rules(policy(NOPROXY.rules_v4, "INPUT", "DROP"), "filter", *INPUT_DROP))
 HOST_27817_FIXED = replace(HOST_27817, rules_v4=with_rules(HOST_27817.rules_v4, "filter", "-I INPUT 1 -i br-dummy -j ACCEPT"))
 
 # --- moby#20243: INPUT/OUTPUT policy DROP breaks localhost -> published port ---------------------------------------
@@ -93,6 +95,7 @@ CASES = [
     ("27817-outside-still-works", HOST_27817, "outside", H1, 8080, "reachable", "198.18.0.2",
      "-A DOCKER -d 192.168.0.2/32 ! -i br-dummy -o br-dummy -p tcp -m tcp --dport 80 -j ACCEPT", "connected"),
     ("27817-host-unreachable", HOST_27817_CENTOS, "c2", H1, 8080, "blocked", None, CENTOS_REJECT, "unreachable"),
+    ("27817-noproxy-unaffected", HOST_27817_NOPROXY, "c2", H1, 8080, "reachable", C2, None, "connected"),
     ("27817-fixed", HOST_27817_FIXED, "c2", H1, 8080, "reachable", GW, None, "connected"),
     ("20243-localhost", HOST_20243, "host", "127.0.0.1", 8080, "blocked", None, "-P OUTPUT DROP", "closed|timeout"),
     ("20243-fixed", HOST_20243_FIXED, "host", "127.0.0.1", 8080, "reachable", GW, None, "connected"),

@@ -54,6 +54,7 @@ LINKED = replace(NOICC, rules_v4=with_rules(
     f"-A DOCKER -s {C1}/32 -d {C2}/32 -i bridge1 -o bridge1 -p tcp -m tcp --sport 80 -j ACCEPT"))
 V280 = iptablesdoc("moby-iptablesdoc-v28.0.0-usernet-portmap.S.txt").replace(":FORWARD ACCEPT", ":FORWARD DROP")
 IPSET_FILLED = standard_host(V280, ipsets=EXT_BRIDGES, **STD)
+IPSET_EMPTY = standard_host(V280, ipsets=EXT_BRIDGES.split("\n")[0] + "\n", **STD)  # the set exists, empty
 
 # new-daemon doc: "DOCKER chain has a single DROP rule for the bridge ... packets will be dropped unless container
 # ports/protocols are published" (even with FORWARD policy ACCEPT) and "Users are free to append rules to FORWARD,
@@ -88,6 +89,7 @@ CASES = [
     ("user-rule-appended-runs-after-docker", NEW_APPENDED, "outside", D1, 80, "blocked", None, DOCKER0_DROP),
     ("user-rule-in-docker-user-runs-before", NEW_DOCKER_USER, "outside", D1, 80, "reachable", "198.18.0.2",
      "-I DOCKER-USER -o docker0 -j ACCEPT"),  # cited as written
+    ("v28.0.0-ipset-empty", IPSET_EMPTY, "outside", H1, 8080, "blocked", None, "-P FORWARD DROP"),
     ("v28.0.0-ipset-given", IPSET_FILLED, "outside", H1, 8080, "reachable", "198.18.0.2", None),
 ]
 IDS = [c[0] for c in CASES]

@@ -77,6 +77,7 @@ class DockerHost:
     input_policy: str = "ACCEPT"
     docker_user: tuple[str, ...] = ()  # rule bodies appended to DOCKER-USER ("-s 198.18.0.2/32 -j DROP")
     extra: tuple[tuple[str, str, str], ...] = ()  # (table, built-in chain, rule body) an admin put first
+    host_services: tuple[int, ...] = ()  # ports a --net=host container serves (TCP and UDP, all addresses)
     uplink: str = "eth0"
     host_address: ipaddress.IPv4Interface = field(default=ipaddress.IPv4Interface("198.18.0.1/24"))
     outside_address: ipaddress.IPv4Address = field(default=ipaddress.IPv4Address("198.18.0.2"))
@@ -106,6 +107,8 @@ class DockerHost:
             lines.append(f"  -A DOCKER-USER {r}")
         for table, chain, body in self.extra:
             lines.append(f"  -t {table} -I {chain} {body}")
+        if self.host_services:
+            lines.append(f"  --net=host container serving {', '.join(map(str, self.host_services))} (tcp, udp)")
         return "\n".join(lines)
 
 
@@ -305,6 +308,8 @@ BRIDGES: tuple[tuple[str, str], ...] = (
     ("docker0", "172.17.0.0/16"), ("br-net1", "192.0.2.0/24"), ("br-net2", "198.51.100.0/24"),
 )
 _HOST_PORTS = (8080, 8081, 80, 443, 5000, 9000)
+#: Ports a --net=host container may serve (never a published host port).
+HOST_SERVICE_PORTS: tuple[int, ...] = (2222, 9999)
 _CONTAINER_PORTS = (80, 443, 3306, 5000)
 
 
@@ -364,6 +369,7 @@ def docker_hosts(
         user_rules = (draw(_docker_user_rule(tuple(containers))),)
     forward_policy = "DROP" if era == "28.0.0" else draw(st.sampled_from(("DROP", "ACCEPT")))
     extra = tuple(draw(st.lists(_admin_rules(tuple(containers)), max_size=2))) if admin_rules else ()
+    services = tuple(draw(st.lists(st.sampled_from(HOST_SERVICE_PORTS), max_size=1, unique=True)))
     return DockerHost(
         era=era,
         userland_proxy=proxy,
@@ -374,6 +380,7 @@ def docker_hosts(
         input_policy=draw(st.sampled_from(("ACCEPT", "DROP"))),
         docker_user=user_rules,
         extra=extra,
+        host_services=services,
     )
 
 
@@ -436,6 +443,7 @@ def host_to_dict(host: DockerHost) -> dict:
         "era": host.era, "userland_proxy": host.userland_proxy, "br_netfilter": host.br_netfilter,
         "forward_policy": host.forward_policy, "input_policy": host.input_policy,
         "docker_user": list(host.docker_user), "extra": [list(e) for e in host.extra],
+        "host_services": list(host.host_services),
         "uplink": host.uplink, "host_address": str(host.host_address),
         "outside_address": str(host.outside_address),
         "bridges": [{"name": b.name, "subnet": str(b.subnet), "icc": b.icc} for b in host.bridges],
@@ -454,6 +462,7 @@ def host_from_dict(data: dict) -> DockerHost:
         forward_policy=data["forward_policy"], input_policy=data["input_policy"],
         docker_user=tuple(data["docker_user"]), uplink=data["uplink"],
         extra=tuple((e[0], e[1], e[2]) for e in data.get("extra", ())),
+        host_services=tuple(data.get("host_services", ())),
         host_address=ipaddress.IPv4Interface(data["host_address"]),
         outside_address=ipaddress.IPv4Address(data["outside_address"]),
         bridges=tuple(BridgeSpec(b["name"], ipaddress.IPv4Network(b["subnet"]), b["icc"]) for b in data["bridges"]),

@@ -21,8 +21,8 @@ in tables and chains the kernel allows them in (``Target.tables`` / ``Target.hoo
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import functools
+import ipaddress
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -433,22 +433,20 @@ def _rules(
         source=source, destination=destination, in_interface=in_if, out_interface=out_if,
         protocol=protocol, fragment=fragment, matches=tuple(found), target=target,
     )
-    return _kernel_printable(rule, table) if kernel else rule
+    return _kernel_printable(rule) if kernel else rule
 
 
 def _whole(n: Neg[Any] | None) -> bool:
     return n is not None and n.value.prefixlen == 0  # negated: iptables-nft refuses it (RULE_APPEND EINVAL)
 
 
-def _kernel_printable(rule: Rule, table: str) -> Rule:
+def _kernel_printable(rule: Rule) -> Rule:
     """Avoid forms whose kernel round trip is a known, recorded difference (see KNOWN_KERNEL_DIFFERENCES)."""
     changes: dict[str, Any] = {}
     if _whole(rule.source):  # only `! -s 0.0.0.0/0` is left here: iptables-nft refuses it
         changes["source"] = None
     if _whole(rule.destination):
         changes["destination"] = None
-    if any(isinstance(x, m.Icmp) and x.icmp_type is not None and x.icmp_type.value.type_ == 255 for x in rule.matches):
-        changes["matches"] = tuple(x for x in rule.matches if not isinstance(x, m.Icmp))
     return dataclasses.replace(rule, **changes) if changes else rule
 
 
@@ -457,7 +455,6 @@ def _kernel_printable(rule: Rule, table: str) -> Rule:
 #: each is a record in fixtures/regressions/.
 KNOWN_KERNEL_DIFFERENCES: dict[str, str] = {
     "kernel-0005-nft-negated-any-address": "`! -d 0.0.0.0/0`: iptables-nft refuses it, so natsim does too (0023)",
-    "kernel-0006-icmp-type-255-is-any": "IPv4 `--icmp-type 255/0`: iptables-save prints `--icmp-type any`",
 }
 
 
@@ -603,8 +600,3 @@ def chains(name: str = "c0", table: str = "filter", family: int = 4, kernel: boo
     """A single user chain of a few rules with only verdict/extension targets (no jumps)."""
     hooks = frozenset(BUILTIN_CHAINS[table])
     return st.lists(rules(family, table, hooks, (), kernel), max_size=4).map(lambda rs: Chain(name, rules=tuple(rs)))
-
-
-def replace_field(obj: Any, **changes: Any) -> Any:
-    """``dataclasses.replace`` re-exported for tests that tweak a generated rule."""
-    return dataclasses.replace(obj, **changes)

@@ -109,7 +109,7 @@ def topology_of(host: DockerHost) -> Topology:
     localnet = {b.name for b in host.bridges} if not host.userland_proxy else set()
     sysctls += [Sysctl(f"net.ipv4.conf.{i}.route_localnet", "1" if i in localnet else "0", _PROV) for i in ifaces]
     sysctls.append(Sysctl("net.bridge.bridge-nf-call-iptables", "1" if host.br_netfilter else "0", _PROV))
-    listeners: list[Listener] = []
+    listeners: list[Listener] = list(_servers(host.host_services, "hostnet"))
     if host.userland_proxy:
         for _, p in host.published():
             addr = ipaddress.IPv4Address(p.host_ip or "0.0.0.0")
@@ -142,6 +142,9 @@ def topology_of(host: DockerHost) -> Topology:
                   running=True, provenance=_PROV)
         for c in host.containers
     )
+    if host.host_services:
+        containers += (Container("hostnet", network_mode="host", endpoints=(), ports=(), running=True,
+                                 provenance=_PROV),)
     daemon = DaemonOptions(userland_proxy=host.userland_proxy, iptables=True, ip6tables=False, ip_forward=True,
                            firewall_backend="iptables", era=host.era, provenance=_PROV)
     return Topology(tuple(namespaces), networks, containers, daemon)
@@ -202,6 +205,7 @@ def flows(draw: st.DrawFn, host: DockerHost) -> FlowSpec:
     published = host.published()
     names = [c.name for c in host.containers]
     kinds = ["c2c", "c2out", "out2c"] + (["published"] * 3 if published else [])
+    kinds += ["hostnet"] * 2 if host.host_services else []
     kind = draw(st.sampled_from(sorted(kinds, key=lambda k: k != "published")))
     if kind == "published":
         c, p = draw(st.sampled_from(published))
@@ -212,6 +216,13 @@ def flows(draw: st.DrawFn, host: DockerHost) -> FlowSpec:
         elif source != "outside":
             targets.append(host.container(source).bridge)  # the container's gateway address
         return FlowSpec(source, draw(st.sampled_from(targets)), p.host_port, p.proto)
+    if kind == "hostnet":  # a --net=host container's port, by host address, gateway or loopback
+        source = draw(st.sampled_from(["outside", "host", *names]))
+        targets = ["host"] + (["loopback"] if source == "host" else [])
+        if source in names:
+            targets.append(host.container(source).bridge)
+        return FlowSpec(source, draw(st.sampled_from(targets)), draw(st.sampled_from(host.host_services)),
+                        draw(st.sampled_from(("tcp", "udp"))))
     proto = draw(st.sampled_from(("tcp", "udp", "icmp")))
     if proto == "icmp":
         src = draw(st.sampled_from(["outside", "host", *names]))
