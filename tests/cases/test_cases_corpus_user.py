@@ -31,9 +31,6 @@ def test_first_question_is_answered_or_refused_clearly(name):
             assert json.loads(out)["verdict"] in ("reachable", "blocked", "unknown", "depends on the address")
 
 
-@pytest.mark.xfail(strict=True, reason="engine engineer: with no host interfaces known, IPv4 dumps get an assumed uplink "
-                                       "(203.0.113.1/24) but IPv6 dumps get none, so `--from outside --to host:PORT` "
-                                       "is refused on every ip6tables-save file; see docs/notes/requests.md")
 def test_ipv6_dump_gets_an_assumed_uplink_like_ipv4():
     status, out, err = run_cli(["explain", str(CORPUS / "moby-iptabler-golden-default-proxy-icc-masq-nat.ip6.rules"),
                                 "--from", "outside", "--to", "host:8080/tcp", "--json", "--no-fix"])
@@ -41,9 +38,6 @@ def test_ipv6_dump_gets_an_assumed_uplink_like_ipv4():
     assert "fd49:efd7:54aa::1" in out  # the DNAT target, reached (or not) through an assumed IPv6 uplink
 
 
-@pytest.mark.xfail(strict=True, reason="engine engineer: on a pasted IPv6 dump (host's IPv6 routes unknown) an explicit "
-                                       "address answers a confident BLOCKED 'no route to 2001:db8::1 in host'; see "
-                                       "docs/notes/requests.md")
 def test_ipv6_no_route_is_not_a_fact_when_routes_are_unknown():
     status, out, err = run_cli(["explain", str(CORPUS / "hostaudit-ufw-docker28-libvirt-counters.v6.rules"),
                                 "--lenient", "--from", "2001:db8::5", "--to", "[2001:db8::1]:22/tcp", "--json",

@@ -129,9 +129,6 @@ def test_the_kernel_agrees():
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.xfail(strict=True, reason="topology engineer: the swarm ingress DNAT target (172.18.0.2, the ingress-sbox "
-                                       "on docker_gwbridge) is not inferred as a namespace, so the engine answers a "
-                                       "confident BLOCKED 'nobody answers ARP'; see docs/notes/requests.md")
 def test_swarm_routing_mesh_is_not_a_confident_block():
     """moby iptablesdoc swarm-portmap: `docker service create -p 8080:80` is published through the routing mesh
     (DNAT to the ingress sandbox, then IPVS, which iptables-save cannot show).  On the pasted dump natsim may say

@@ -83,16 +83,12 @@ def _with_policy_routing(toml: str) -> str:
 
 
 # (case, host, policy routing?, verdict, seen)
-ENGINE_0064 = pytest.mark.xfail(strict=True, reason=(
-    "engine engineer: the outside peer accepts a packet for 192.168.0.2, a container the topology knows, when policy "
-    "routing sends it out eth0 (decision 0064 says it accepts only addresses not the host's or a container's); "
-    "the kernel times out; see docs/notes/requests.md"))
 SYNO_CASES = [
     ("dnat-plus-lan-table", SYNO, True, "blocked", None),
     ("workaround-proxy", SYNO_WORKAROUND, True, "reachable", GW),
     ("dnat-without-lan-table", SYNO, False, "reachable", H1),
 ]
-SYNO_PARAMS = [pytest.param(c, id=c[0], marks=ENGINE_0064 if c[0] == "dnat-plus-lan-table" else ()) for c in SYNO_CASES]
+SYNO_PARAMS = [pytest.param(c, id=c[0]) for c in SYNO_CASES]
 
 
 @pytest.mark.parametrize("case", SYNO_PARAMS)

@@ -124,8 +124,6 @@ def test_loadbalancer_source_ranges(kube):
     assert "traffic not accepted by KUBE-FW-NUKIZ6OKUXPJNT4C" in (denied.rule or ""), denied.deciding
 
 
-@pytest.mark.xfail(strict=True, reason="explain engineer: a dump whose chains no built-in chain reaches "
-                                       "(a partial ruleset) is answered without saying so; see docs/notes/requests.md")
 def test_partial_dump_is_called_partial():
     """As published (KUBE-* chains only), the service rules never run; natsim must say the dump looks partial."""
     a = explain(KUBE, "host", "172.30.0.41:80/tcp")

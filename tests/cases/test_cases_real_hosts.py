@@ -150,9 +150,6 @@ def test_free5gc_runbook_lan_ends_at_forward_drop(free5gc_topology):
     assert a.deciding["line"] == 16  # `:FORWARD DROP [100:8700]` in the filter table
 
 
-@pytest.mark.xfail(strict=True, reason="engine engineer: a client whose address is on a host interface's connected "
-                                       "network must arrive on that interface (eth1), not on the default-route "
-                                       "interface; see docs/notes/requests.md")
 def test_free5gc_lan_that_the_dump_accepts_arrives_on_eth1(free5gc_topology):
     """192.168.3.0/24 is eth1's network: the hand-added `-s 192.168.3.0/24 -i eth1 -o br-free5gc -j ACCEPT` applies."""
     a = explain(FREE5GC, "192.168.3.20", "10.60.0.3:80/tcp", topology=free5gc_topology)
@@ -202,9 +199,6 @@ def test_serveraudit_author_reject(client, verdict, tmp_path):
         assert a.seen == client
 
 
-@pytest.mark.xfail(strict=True, reason="explain engineer: the JSON answer does not carry Outcome.end (refused vs "
-                                       "timeout: 'connection refused' or a hang, what the user sees); see "
-                                       "docs/notes/requests.md")
 def test_json_says_how_the_client_sees_the_failure(tmp_path):
     topo = tmp_path / "server.toml"
     topo.write_text(UPLINK_ONLY)

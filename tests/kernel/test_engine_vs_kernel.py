@@ -242,9 +242,19 @@ def test_engine_matches_live_kernel(scenario: str, backend: str, ids: tuple[str,
     assert len(flows) == len(ids)
     with build(spec, prefix="engine") as h:
         for f in flows:
-            probe = h.probe(f.frm, f.dst, f.port, proto=f.proto, timeout=0.3)
-            kernel = {"outcome": probe.outcome, "by": probe.by, "seen": probe.seen}
+            kernel = _live(h, spec, net, f)
             assert not compare(spec, net, f, kernel), (f.id, kernel, compare(spec, net, f, kernel))
+
+
+def _live(h, spec, net, f) -> dict:
+    """The kernel's answer to one flow; a timeout natsim disagrees with is probed once more with a long
+    timeout first (a busy machine is not a drop; a real drop times out again)."""
+    probe = h.probe(f.frm, f.dst, f.port, proto=f.proto, timeout=0.3)
+    kernel = {"outcome": probe.outcome, "by": probe.by, "seen": probe.seen}
+    if probe.outcome == "timeout" and compare(spec, net, f, kernel):
+        probe = h.probe(f.frm, f.dst, f.port, proto=f.proto, timeout=1.5)
+        kernel = {"outcome": probe.outcome, "by": probe.by, "seen": probe.seen}
+    return kernel
 
 
 def _kernel_events(lines: list[str]) -> list[tuple[str, str, str]]:
@@ -333,6 +343,5 @@ def test_engine_physdev_matches_kernel(br_netfilter: bool) -> None:
     with build(spec, prefix="enginepd") as h:
         assert h.bridge_port("c2") == port
         for f in flows:
-            probe = h.probe(f.frm, f.dst, f.port, proto=f.proto, timeout=0.3)
-            kernel = {"outcome": probe.outcome, "by": probe.by, "seen": probe.seen}
+            kernel = _live(h, spec, net, f)
             assert not compare(spec, net, f, kernel), (f.id, kernel, compare(spec, net, f, kernel))

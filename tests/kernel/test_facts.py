@@ -42,8 +42,11 @@ def docker_host(rules: str, backend: str = "nft", hairpin: bool = False, **kw: o
     )
 
 
+CONFIRM = 3.0  # a timeout where an answer is expected is probed once more with this (a busy machine, not a drop)
+
+
 def outcome(h, frm: str, dst: str, port: int, timeout: float = 1.0) -> tuple[str, str | None, str | None]:
-    r = h.probe(frm, dst, port, timeout=timeout)
+    r = h.probe(frm, dst, port, timeout=timeout, confirm=None if timeout <= DROP else CONFIRM)
     return r.outcome, r.by, r.seen
 
 
@@ -86,7 +89,7 @@ def test_proxy_backend_failure_accepts_then_closes_or_hangs():
     spec = docker_host(without(iptablesdoc(PROXY), "-j DNAT"), userland_proxy=True)
     with build(spec, prefix="kfact") as h:
         h.iptables("-I", "OUTPUT", "-o", "bridge1", "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset")
-        assert h.probe("outside", HOST_IP, 8080).outcome == "closed"  # backend refused: proxy closes at once
+        assert h.probe("outside", HOST_IP, 8080, confirm=CONFIRM).outcome == "closed"  # backend refused: proxy closes at once
         h.iptables("-R", "OUTPUT", "1", "-o", "bridge1", "-j", "DROP")
         assert h.probe("outside", HOST_IP, 8080, timeout=DROP).outcome == "timeout"  # accepted, then silence
 
@@ -243,7 +246,8 @@ def test_rules_also_hit_replies_and_the_kernels_own_errors(backend):
                prefix="kfact") as h:
         for rule, frm, dst, port, proto, want in cases:
             h.load_rules(with_rules(base, "filter", rule))
-            got = h.probe(frm, dst, port, proto=proto, timeout=DROP if want == "timeout" else 1.5).outcome
+            got = h.probe(frm, dst, port, proto=proto, timeout=DROP if want == "timeout" else 1.5,
+                          confirm=None if want == "timeout" else CONFIRM).outcome
             assert got == want, f"{rule}: {frm}->{dst}:{port}/{proto} gave {got}"
 
 
@@ -254,7 +258,7 @@ def test_docker_proxy_swallows_udp_errors_from_the_container():
         # nothing listens on c1:53/udp: the proxy's datagram draws ICMP port unreachable, which it ignores
         assert h.probe("c2", HOST_IP, 5353, proto="udp", timeout=DROP).outcome == "timeout"
         h.listen("c1", "udp", 53, by="c1")
-        r = h.probe("c2", HOST_IP, 5353, proto="udp")
+        r = h.probe("c2", HOST_IP, 5353, proto="udp", confirm=CONFIRM)
         assert (r.outcome, r.by, r.seen, r.server_local) == ("connected", "c1", GW1, C1)
         # without the proxy in between, the same closed port is a refusal
-        assert h.probe("c2", C1, 54, proto="udp").outcome == "refused"
+        assert h.probe("c2", C1, 54, proto="udp", confirm=CONFIRM).outcome == "refused"

@@ -447,6 +447,7 @@ class Agent:
     def op_collect(self, req: dict) -> dict:
         p, reader, lines = self.spawned.pop(req["handle"])
         time.sleep(req.get("grace", 0.0))
+        early = p.poll()  # exited before being stopped: xtables-monitor does so when it loses events
         p.send_signal(signal.SIGTERM)
         try:
             p.wait(timeout=2)
@@ -454,7 +455,7 @@ class Agent:
             p.kill()
             p.wait()
         reader.join(2)
-        return {"out": "".join(lines)}
+        return {"out": "".join(lines), "exited": early}
 
     def shutdown(self) -> None:
         for server in self.servers.values():

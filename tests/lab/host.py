@@ -19,6 +19,7 @@ from .spec import Host, Listen, prefix_len
 from .trace import TracedPacket
 
 OUTSIDE, HOST = "outside", "host"
+CANARY_PORT = 9  # UDP port of the trace canary (host to loopback); flows should not use it
 
 RESTORE = {
     ("legacy", 4): "iptables-legacy-restore",
@@ -206,13 +207,23 @@ class RunningHost:
         return c.v4 if family == 4 else c.v6
 
     def probe(self, frm: str, dst: str, port: int | None = None, proto: str = "tcp", timeout: float = 0.5,
-              src: str | None = None, sport: int = 0) -> Probe:
-        """Connect from ``frm`` (``outside``, ``host`` or a container name) to dst:port and report."""
+              src: str | None = None, sport: int = 0, confirm: float | None = None) -> Probe:
+        """Connect from ``frm`` (``outside``, ``host`` or a container name) to dst:port and report.
+
+        ``confirm``: a timeout is probed once more with this longer timeout before it is reported, so a
+        busy machine (a starved agent or server thread) cannot pass for a drop; a real drop still times out.
+        """
         if proto == "icmp":
             req = {"proto": "icmp", "dst": dst, "src": src, "timeout": timeout}
         else:
             req = {"proto": proto, "dst": dst, "port": port, "src": src, "sport": sport, "timeout": timeout}
-        return Probe.from_agent(self.agents[frm].call("probe", **req))
+        result = Probe.from_agent(self.agents[frm].call("probe", **req))
+        import os as _os  # STAB-TMP
+        if _os.environ.get("STAB_LOG") and result.outcome == "timeout":  # STAB-TMP
+            open(_os.environ["STAB_LOG"], "a").write(f"{timeout} {confirm}\n")  # STAB-TMP
+        if result.outcome == "timeout" and confirm is not None and confirm > timeout:
+            result = Probe.from_agent(self.agents[frm].call("probe", **{**req, "timeout": confirm}))
+        return result
 
     def probe_many(self, requests: list[dict]) -> list[Probe]:
         """Many probes at the same time (keys as for :meth:`probe`, plus ``frm``): costs the slowest one."""
@@ -255,35 +266,82 @@ class RunningHost:
     def stop_listener(self, where: str, sid: int) -> None:
         self.agents[where].call("close", sid=sid)
 
+    def _trace_rules(self, family: int, rules: list[tuple[str, list[str]]], insert: bool) -> None:
+        for chain, m in rules:
+            if insert:
+                self.iptables("-t", "raw", "-I", chain, "1", *m, "-j", "TRACE", family=family)
+            else:
+                self.iptables("-t", "raw", "-D", chain, *m, "-j", "TRACE", family=family)
+
+    def _canary(self, handle: int, family: int, patience: float = 5.0) -> list[int]:
+        """Send a traced UDP packet from the host to loopback until the monitor has printed it.
+
+        Once it has, the monitor is subscribed (before the first probe) or has printed every earlier
+        event (after the last one): netlink delivers trace events in order. A fixed sleep instead
+        loses the first or last flow's events when the machine is busy.
+        """
+        dst = "::1" if family == 6 else "127.0.0.1"
+        deadline = time.monotonic() + patience
+        ports: list[int] = []  # the client ports of the canaries sent: their lines are left out
+        while time.monotonic() < deadline:
+            p = self.probe(HOST, dst, CANARY_PORT, "udp", timeout=0.02)
+            if p.local_port:
+                ports.append(p.local_port)
+                if self.agents[HOST].call("peek", handle=handle, needle=f"SPORT={p.local_port} ", wait=0.1)["seen"]:
+                    return ports
+        raise LabError(f"xtables-monitor --trace -{family} printed nothing for {patience} s")
+
+    def _traced(self, family: int, rules: list[tuple[str, list[str]]], action):
+        """Run ``action()`` under ``xtables-monitor --trace`` with the given raw TRACE rules: (its result, lines).
+
+        A monitor that exits on its own lost events (its netlink socket overflowed): the whole
+        traced action is run once more, then it is an error.
+        """
+        rules = rules + [("OUTPUT", ["-p", "udp", "--dport", str(CANARY_PORT)])]
+        for attempt in (1, 2):
+            self._trace_rules(family, rules, insert=True)
+            try:
+                handle = self.agents[HOST].call("spawn", argv=["xtables-monitor", "--trace", f"-{family}"])["handle"]
+                canaries: list[int] = []
+                try:
+                    canaries += self._canary(handle, family)
+                    result = action(handle)
+                    canaries += self._canary(handle, family)
+                finally:
+                    res = self.agents[HOST].call("collect", handle=handle, grace=0.0)
+            finally:
+                self._trace_rules(family, rules, insert=False)
+            if res.get("exited") is None:
+                return result, without_canaries(res["out"].splitlines(), canaries)
+            if attempt == 2:
+                raise LabError(f"xtables-monitor exited {res['exited']} during the trace (lost events?): "
+                               f"{res['out'][-300:]}")
+        raise AssertionError("unreachable")
+
     def trace(self, frm: str, dst: str, port: int | None = None, proto: str = "tcp", timeout: float = 0.5,
               settle: float = 0.15) -> tuple[Probe, list[str]]:
         """Probe with ``-j TRACE`` in raw PREROUTING/OUTPUT and return the kernel's rule-by-rule trace.
 
         nft backend only: ``xtables-monitor --trace`` prints nftables trace events for the rules that
-        iptables-nft created. The trace rules are removed again afterwards.
+        iptables-nft created. The trace rules are removed again afterwards. The lines include the
+        lab's own canary packets (UDP to loopback port ``CANARY_PORT``); ``settle`` is kept for
+        callers and no longer needed.
         """
         if self.spec.backend != "nft":
             raise LabError("tracing needs the nft backend (xtables-monitor)")
         family = 6 if ":" in dst else 4
         match = ["-p", proto] + (["--dport", str(port)] if port and proto != "icmp" else [])
-        rules = [("PREROUTING", match), ("OUTPUT", match)]
-        for chain, m in rules:
-            self.iptables("-t", "raw", "-I", chain, "1", *m, "-j", "TRACE", family=family)
-        try:
-            handle = self.agents[HOST].call("spawn", argv=["xtables-monitor", "--trace", f"-{family}"])["handle"]
-            time.sleep(settle)  # let the monitor subscribe to trace events before the probe
-            result = self.probe(frm, dst, port, proto, timeout)
-            out = self.agents[HOST].call("collect", handle=handle, grace=settle)["out"]
-        finally:
-            for chain, m in rules:
-                self.iptables("-t", "raw", "-D", chain, *m, "-j", "TRACE", family=family)
-        return result, [line for line in out.splitlines() if line.strip()]
+        return self._traced(family, [("PREROUTING", match), ("OUTPUT", match)],
+                            lambda _: self.probe(frm, dst, port, proto, timeout))
 
     def trace_flows(self, requests: list[dict], settle: float = 0.15) -> list[tuple[Probe, "TracedPacket | None"]]:
         """TCP/UDP probes one after another under one ``xtables-monitor --trace``: each with the kernel's
-        trace of its first packet (matched by the client's address and port), or None if it was not traced.
+        trace of its first packet, or None if it was not traced.
 
         ``requests`` as for :meth:`probe_many`. nft backend only; IPv4 and IPv6 are traced separately.
+        A probe's first packet is the first traced packet after the previous probe's with the probe's
+        client port, destination port (and SYN for TCP): the kernel reuses client ports, so a later
+        probe's packet may carry an earlier one's port, but never comes before it.
         """
         from .trace import parse_trace
 
@@ -299,25 +357,27 @@ class RunningHost:
                               ",".join(sorted({str(r["port"]) for r in mine if r.get("proto", "tcp") == proto}))])
                      for chain in ("PREROUTING", "OUTPUT") for proto in ("tcp", "udp")
                      if any(r.get("proto", "tcp") == proto for r in mine)]
-            for chain, m in rules:
-                self.iptables("-t", "raw", "-I", chain, "1", *m, "-j", "TRACE", family=family)
-            try:
-                handle = self.agents[HOST].call("spawn", argv=["xtables-monitor", "--trace", f"-{family}"])["handle"]
-                time.sleep(settle)
+
+            def run(handle: int, mine: list[dict] = mine) -> list[Probe]:
                 probes = []
                 for r in mine:  # one at a time, each after the monitor printed the last: its netlink
                     p = self.probe(**r)  # socket overflows (ENOBUFS) when events come in a burst
                     probes.append(p)
-                    needle = f"SPORT={p.local_port} " if p.local_port else "\x00"
-                    self.agents[HOST].call("peek", handle=handle, needle=needle, wait=0.5 if p.local_port else 0.05)
-                text = self.agents[HOST].call("collect", handle=handle, grace=settle)["out"]
-            finally:
-                for chain, m in rules:
-                    self.iptables("-t", "raw", "-D", chain, *m, "-j", "TRACE", family=family)
-            packets = parse_trace(text.splitlines())
+                    if p.local_port:
+                        self.agents[HOST].call("peek", handle=handle, needle=f"SPORT={p.local_port} ", wait=0.5)
+                return probes
+
+            probes, lines = self._traced(family, rules, run)
+            packets = parse_trace(lines)
+            pos = 0
             for i, r, p in zip(index, mine, probes):
-                first = next((t for t in packets if t.packets and t.packets[0].get("SPORT") == str(p.local_port)
-                              and t.packets[0].get("DPORT") == str(r["port"])), None)
+                first = None
+                for j in range(pos, len(packets)):
+                    head = packets[j].packets[0] if packets[j].packets else {}
+                    if (head.get("SPORT") == str(p.local_port) and head.get("DPORT") == str(r["port"])
+                            and (r.get("proto", "tcp") != "tcp" or "SYN" in head and "ACK" not in head)):
+                        first, pos = packets[j], j + 1
+                        break
                 found[i] = (p, first)
         return [found[i] for i in range(len(requests))]
 
@@ -337,6 +397,28 @@ class RunningHost:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def without_canaries(lines: list[str], ports: list[int]) -> list[str]:
+    """The monitor's non-empty lines minus those of the canary packets (UDP from one of ``ports`` to
+    ``CANARY_PORT``). A trace id names a canary from its PACKET line until a PACKET line of another
+    packet reuses the id."""
+    mark = {f"SPORT={p} DPORT={CANARY_PORT} " for p in ports}
+    canary_ids: set[str] = set()
+    out = []
+    for line in lines:
+        if not line.strip():
+            continue
+        words = line.split(None, 3)
+        tid = words[2] if len(words) > 2 and words[0] in ("PACKET:", "TRACE:") else None
+        if words and words[0] == "PACKET:" and tid:
+            if any(m in line + " " for m in mark):
+                canary_ids.add(tid)
+            else:
+                canary_ids.discard(tid)
+        if tid not in canary_ids:
+            out.append(line)
+    return out
 
 
 def probe_batches(requests: list[tuple[RunningHost, dict]]) -> list[dict]:

@@ -21,7 +21,7 @@ from natsim.engine.packet import Packet
 from natsim.engine.result import FlowResult, Leg, Outcome, Step
 from natsim.engine.tri import Tri, Unknown
 from natsim.engine.walk import Expect, LegEnd, Run
-from natsim.engine.world import Ns
+from natsim.engine.world import Ns, Segment
 from natsim.errors import UsageError
 from natsim.model.targets import Accept
 from natsim.model.values import IPAddress
@@ -248,6 +248,8 @@ def _originate(run: Run, ns: Ns, p: Packet, in_iface: str | None) -> None:
     host = world.ns(world.topology.host)
     segs = [(i, world.segment(ns.name, i)) for i in ns.ifaces]
     segs = [(i, s) for i, s in segs if s is not None]
+    if in_iface is None and p.src is not None:
+        in_iface = _client_side(host, p.src, segs)
     choice = None
     for i, s in segs:
         host_end = next((m for m in s.members if m.ns == host.name), None)
@@ -280,6 +282,22 @@ def _originate(run: Run, ns: Ns, p: Packet, in_iface: str | None) -> None:
     run.first = p
     run.record(Step("route", ns.name, packet=p, note=f"sent from outside to host interface {host_end.iface}"))
     run.receive(host_end, p)
+
+
+def _client_side(host: Ns, client: IPAddress, segs: list[tuple[str, Segment]]) -> str | None:
+    """The host interface an outside client with a known address is on: where the host routes it.
+
+    A client on a network the host reaches by a specific (non-default) route sits behind
+    that route's interface -- its packets arrive there, as rp_filter assumes; a client only
+    the default route reaches stays undecided (the interface owning the destination, else
+    the default route's).
+    """
+    route = host.lookup(client)
+    if route is None or route.dev is None or route.dst.prefixlen == 0 or route.type != "unicast":
+        return None
+    if any(m.ns == host.name and m.iface == route.dev for _, s in segs for m in s.members):
+        return route.dev
+    return None
 
 
 def _reply_of(p: Packet) -> Packet:

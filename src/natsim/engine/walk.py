@@ -140,6 +140,25 @@ class Run:
         self.record(step)
         return LegEnd(kind, ns, p, step, reason, end, extra)
 
+    def no_route(self, ns: Ns, p: Packet, after: str = "") -> LegEnd:
+        """No route for ``p``: a fact when ``ns``'s routes were read, an unknown when they were only assumed."""
+        if getattr(ns, "_routes_known", False):
+            return self.stop("dropped", ns.name, p, f"no route to {p.dst}{after} in {ns.name}", "unreachable")
+        u = Unknown(f"{ns.name}'s IPv{p.family} routes are not known (no route to {p.dst}{after} among those "
+                    "natsim assumed)")
+        self.note_unknown(u)
+        return self.stop("unknown", ns.name, p, u.reason, "unknown")
+
+    def no_neighbour(self, ns: Ns, p: Packet, seg: Segment, out: str, nh: IPAddress) -> LegEnd:
+        """Nobody natsim knows on ``out``'s link owns ``nh``: a drop, or an unknown when the link's members were
+        only inferred."""
+        why = self.world.unknown_members(seg)
+        if why is None:
+            return self.stop("dropped", ns.name, p, f"nobody on {out}'s link answers ARP/NDP for {nh}", "unreachable")
+        u = Unknown(f"whether anything on {out}'s link answers ARP/NDP for {nh} is not known: {why}")
+        self.note_unknown(u)
+        return self.stop("unknown", ns.name, p, u.reason, "unknown")
+
     # ------------------------------------------------------------------ hooks
 
     def rules(self, ns: Ns, family: int) -> CRuleset | None:
@@ -238,7 +257,7 @@ class Run:
         self._hop(ns)
         route = ns.lookup(p.dst, p.src, None, p.mark)
         if route is None:
-            raise self.stop("dropped", ns.name, p, f"no route to {p.dst} in {ns.name}", "unreachable")
+            raise self.no_route(ns, p)
         if route.type in ("blackhole", "unreachable", "prohibit"):
             raise self.stop("dropped", ns.name, p, f"route to {p.dst} in {ns.name} is {route.type}",
                             "unreachable" if route.type != "blackhole" else "timeout")
@@ -271,7 +290,9 @@ class Run:
 
     def _reroute(self, ns: Ns, p: Packet) -> RouteV:
         route = ns.lookup(p.dst, p.src, None, p.mark)
-        if route is None or route.type in ("blackhole", "unreachable", "prohibit"):
+        if route is None:
+            raise self.no_route(ns, p, " after NAT")
+        if route.type in ("blackhole", "unreachable", "prohibit"):
             raise self.stop("dropped", ns.name, p, f"no route to {p.dst} after NAT in {ns.name}", "unreachable")
         return route
 
@@ -287,7 +308,7 @@ class Run:
         me = seg.member(ns.name, out)
         owner = self.world.owner_on(seg, nh, exclude=me)
         if owner is None:
-            raise self.stop("dropped", ns.name, p, f"nobody on {out}'s link answers ARP/NDP for {nh}", "unreachable")
+            raise self.no_neighbour(ns, p, seg, out, nh)
         if seg.kind == "bridge" and me is not None and me.port is not None:
             self.bridge_in(seg, me, owner, p)
             return
@@ -348,6 +369,11 @@ class Run:
                    l2_owner: Member | None = None) -> None:
         self._hop(ns)
         if ns.world:
+            if not ns.is_local(p.dst):  # decision 0064: the world answers only for addresses nobody here owns
+                seg = self.world.segment(ns.name, iface)
+                via = next((f" by {m.ns} {m.iface}" for m in seg.members if not m.world), "") if seg else ""
+                raise self.stop("dropped", ns.name, p, f"{p.dst} belongs to this host or a container, yet the packet "
+                                f"left{via} for the outside, where nobody answers for it")
             self.deliver(ns, p)
             return
         before = p.dst
@@ -371,7 +397,7 @@ class Run:
                                 f"(route_localnet=0)")
         route = ns.lookup(p.dst, p.src, iface, p.mark)
         if route is None:
-            raise self.stop("dropped", ns.name, p, f"no route to {p.dst} in {ns.name}", "unreachable")
+            raise self.no_route(ns, p)
         if route.type in ("blackhole", "unreachable", "prohibit"):
             raise self.stop("dropped", ns.name, p, f"route to {p.dst} in {ns.name} is {route.type}", "unreachable")
         if route.type in ("local", "broadcast"):
@@ -445,7 +471,7 @@ class Run:
         me_out = seg.member(ns.name, out)
         owner = self.world.owner_on(seg, nh, exclude=me_out)
         if owner is None:
-            raise self.stop("dropped", ns.name, p, f"nobody on {out}'s link answers ARP/NDP for {nh}", "unreachable")
+            raise self.no_neighbour(ns, p, seg, out, nh)
         if seg.kind == "bridge" and me_out is not None and me_out.port is not None:
             self.bridge_in(seg, me_out, owner, p)
             return

@@ -21,6 +21,8 @@ LOOPBACK4 = ipaddress.ip_network("127.0.0.0/8")
 DEFAULT = {4: ipaddress.ip_network("0.0.0.0/0"), 6: ipaddress.ip_network("::/0")}
 #: The uplink natsim assumes when nothing says what the host's interfaces are (TEST-NET-3).
 ASSUMED_UPLINK = ("eth0", "203.0.113.1/24")
+#: Its IPv6 address (the documentation prefix 2001:db8::/32), so pasted ip6tables dumps get a way in too.
+ASSUMED_UPLINK6 = "2001:db8:ffff::1/64"
 DEFAULT_RULES = {4: tm.default_policy_rules(4), 6: tm.default_policy_rules(6)}
 LO_ADDRS = (ipaddress.ip_interface("127.0.0.1/8"), ipaddress.ip_interface("::1/128"))
 
@@ -304,6 +306,23 @@ class World:
                 return m
         return next((m for m in seg.members if m.world and m is not exclude), None)
 
+    def unknown_members(self, seg: Segment) -> str | None:
+        """Why the segment may hold neighbours natsim does not know of (None: its members were read).
+
+        A Docker bridge whose network was only inferred from the rules holds more than the
+        containers the rules name (a container with no published port, a swarm ingress
+        sandbox), so "nobody answers ARP" there is not a fact.
+        """
+        if seg.kind != "bridge" or seg.bridge is None or seg.bridge_ns != self.topology.host:
+            return None
+        net = self.topology.network(seg.bridge)
+        if net is None or net.provenance.how != "inferred":
+            return None
+        if any(c.provenance.how != "inferred" for c in self.topology.containers or ()
+               for e in c.endpoints or () if e.network == net.name):
+            return None
+        return f"network {net.name} ({seg.bridge}) was inferred from the rules, which name only some of its containers"
+
     # ------------------------------------------------------------------ build
 
     def _build(self) -> None:
@@ -360,9 +379,10 @@ class World:
 
     def _synth_host(self) -> Ns:
         self._assume(f"the host's interfaces are not known: natsim assumed loopback, the Docker bridges and an uplink "
-                     f"{ASSUMED_UPLINK[0]} {ASSUMED_UPLINK[1]} (a documentation address)")
+                     f"{ASSUMED_UPLINK[0]} {ASSUMED_UPLINK[1]} and {ASSUMED_UPLINK6} (documentation addresses)")
+        uplink = [ipaddress.ip_interface(ASSUMED_UPLINK[1]), ipaddress.ip_interface(ASSUMED_UPLINK6)]
         ifaces = {"lo": Iface("lo", "loopback", list(LO_ADDRS)),
-                  ASSUMED_UPLINK[0]: Iface(ASSUMED_UPLINK[0], "physical", [ipaddress.ip_interface(ASSUMED_UPLINK[1])])}
+                  ASSUMED_UPLINK[0]: Iface(ASSUMED_UPLINK[0], "physical", uplink)}
         for n in self.topology.networks or ():
             if n.bridge is None:
                 continue
@@ -508,6 +528,17 @@ class World:
             out.remove(default_dev)
             out.insert(0, default_dev)
         self._uplinks = out
+        return out
+
+    def ways_in(self) -> list[str]:
+        """Host interfaces an outside client can arrive on: each uplink, and each link to an outside namespace."""
+        host = self.topology.host
+        out = list(self.uplinks())
+        for (ns, iface), seg in self.segments.items():
+            if ns == host and iface not in out and any(
+                self.namespaces[m.ns].world for m in seg.members if m.ns != host and m.ns in self.namespaces
+            ):
+                out.append(iface)
         return out
 
     def _attach_outside(self) -> None:

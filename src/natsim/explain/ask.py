@@ -15,6 +15,7 @@ from natsim.explain.answer import Answer, Fix, FlowAnswer
 from natsim.explain.endpoints import parse_destination, parse_source
 from natsim.explain.fixes import suggest_close, suggest_open
 from natsim.explain.inputs import Inputs, load_inputs
+from natsim.explain.partial import partial_notes
 from natsim.explain.resolve import ResolvedFlow, resolve
 from natsim.model.location import UNKNOWN_LOCATION, Location
 from natsim.model.ruleset import Ruleset
@@ -90,7 +91,7 @@ def ask(
     uplinks = engine_uplinks(inputs) if dst.kind == "host" and (host is None or host.links is None) else ()
     families = tuple(sorted(inputs.rulesets)) or (4,)
     flows = resolve(src, dst, inputs.topology, via_addr, uplinks, families)
-    if any(rf.flow.source == "outside" for rf in flows) and not inputs.network().world.uplinks():
+    if any(rf.flow.source == "outside" for rf in flows) and not inputs.network().world.ways_in():
         raise UsageError(
             "natsim: the host's interfaces are not known, so there is no way in from outside to simulate;"
             " give a snapshot directory (ip-addr.json) or --topology FILE naming the host's uplink"
@@ -100,6 +101,5 @@ def ask(
         result = inputs.simulate(rf.flow)
         found = _fixes(inputs, rf, result) if fixes else ()
         answers.append(FlowAnswer(rf.label, result, found, rf.assumptions))
-    return Answer(
-        src, dst, tuple(answers), inputs.assumptions, inputs.files, inputs.notes, chain_sites(inputs.rulesets)
-    )
+    notes = tuple(dict.fromkeys((*inputs.notes, *partial_notes(inputs.rulesets))))
+    return Answer(src, dst, tuple(answers), inputs.assumptions, inputs.files, notes, chain_sites(inputs.rulesets))

@@ -98,6 +98,7 @@ def outcome_json(o: Outcome, with_steps: bool = True, site: ChainSite | None = N
         "conditions": list(o.conditions),
         "depends_on": [u.reason for u in o.unknowns],
         "reason": o.reason,
+        "end": o.end or None,
         "seen_source": _str(o.seen_source),
         "seen_source_port": o.seen_source_port,
         "destination": _str(o.destination),
@@ -138,9 +139,11 @@ def flow_json(fa: FlowAnswer, site: ChainSite | None = None) -> dict[str, Any]:
         if primary is not None
         else []
     )
+    ends = {o.end for o in fa.result.outcomes}
     return {
         "flow": fa.label,
         "verdict": fa.verdict,
+        "end": (next(iter(ends)) or None) if len(ends) == 1 else None,  # how connect() ends, when all agree
         "seen_source": head.get("seen_source"),
         "seen_source_port": head.get("seen_source_port"),
         "destination": head.get("destination"),
@@ -166,10 +169,12 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     assumptions = list(answer.assumptions)
     for f in flows:
         assumptions.extend(a for a in f["assumptions"] if a not in assumptions)
+    ends = {f["end"] for f in flows}
     head.update(
         {
             "query": {"from": str(answer.source), "to": str(answer.destination)},
             "verdict": answer.verdict,
+            "end": next(iter(ends)) if len(ends) == 1 else None,
             "assumptions": assumptions,
             "notes": list(dict.fromkeys([*answer.notes, *(n for f in flows for n in f["notes"])])),
             "inputs": list(answer.inputs),

@@ -16,6 +16,15 @@ from natsim.explain.summary import endpoint, nat_changes, path_notes
 
 VERDICT_WORD = {"reachable": "REACHABLE", "blocked": "BLOCKED", "unknown": "UNKNOWN"}
 
+#: What the user's client shows for each way a blocked connection ends: "refused" and
+#: "it hangs" are different symptoms, and users report the symptom.
+END_WORDS = {
+    "refused": "connection refused (a RST or ICMP error reaches it)",
+    "timeout": "a timeout (nothing comes back)",
+    "unreachable": "host/network unreachable (an ICMP error reaches it)",
+    "closed": "it connects, then the connection is closed (docker-proxy's backend refused)",
+}
+
 
 def _outcome_lines(o: Outcome, indent: str, site: ChainSite | None, unknowns: bool = True) -> list[str]:
     lines: list[str] = []
@@ -27,6 +36,8 @@ def _outcome_lines(o: Outcome, indent: str, site: ChainSite | None, unknowns: bo
         lines.append(f"{indent}    {ref.text}")
     elif o.deciding is not None and o.deciding.note:
         lines.append(f"{indent}decided by: {o.deciding.note}")
+    if o.verdict == "blocked" and o.end in END_WORDS:
+        lines.append(f"{indent}the client sees: {END_WORDS[o.end]}")
     lines.extend(f"{indent}path: {note}" for note in path_notes(o))
     for change in nat_changes(o):
         by = f"  by {change.rule.where()}" if change.rule is not None else ""

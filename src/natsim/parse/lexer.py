@@ -15,7 +15,7 @@ way, so the grammar runs once per shape, not once per line.
 
 from __future__ import annotations
 
-import operator
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -121,17 +121,46 @@ def _unquote(match: re.Match[str]) -> str:
 def split_words(line: str) -> tuple[list[str], list[bool] | None]:
     """Words of a line, and which of them were quoted (None: no quotes on the line).
 
-    Same words as :func:`split_located`, by regular expressions (fast); raises
-    UnterminatedQuote (column from the exact path) for a quote that is not closed.
+    Same words as :func:`split_located`, fast; raises UnterminatedQuote (column from the
+    exact path) for a quote that is not closed.
     """
     if '"' not in line:
         return line.split(), None
+    if "\\" not in line:
+        return _split_on_quotes(line)
     raw = _WORD.findall(line)
     if '"' in raw:
         return [w.text for w in split_located(line)], []  # raises UnterminatedQuote
-    # Without a backslash, quotes are only delimiters: dropping them is the whole unquoting.
     words = [(w.replace('"', "") if "\\" not in w else _QUOTED.sub(_unquote, w)) if '"' in w else w for w in raw]
     return words, ['"' in w for w in raw]
+
+
+def _split_on_quotes(line: str) -> tuple[list[str], list[bool]]:
+    """:func:`split_words` for a line with quotes but no backslash: quotes are only delimiters,
+    so the line's pieces between quotes alternate between outside (split on blanks) and inside."""
+    parts = line.split('"')
+    if not len(parts) & 1:
+        split_located(line)  # raises UnterminatedQuote with the column
+    words: list[str] = []
+    quoted: list[bool] = []
+    glue = False  # the last word goes on: no blank between it and the next piece
+    for i, part in enumerate(parts):
+        if i & 1:
+            if glue:
+                words[-1] += part
+                quoted[-1] = True
+            else:
+                words.append(part)
+                quoted.append(True)
+            glue = True
+        elif part:
+            pieces = part.split()
+            if glue and not part[0].isspace():
+                words[-1] += pieces.pop(0)
+            words += pieces
+            quoted += [False] * len(pieces)
+            glue = not part[-1].isspace()
+    return words, quoted
 
 
 def is_flag(word: str) -> bool:
@@ -146,9 +175,9 @@ def counters_of(word: str) -> tuple[int, int] | None:
 
 def shape_key(words: list[str], quoted: list[bool] | None) -> tuple[str, ...]:
     """The shape of a line (see the module docstring); rule lines take the fast path."""
-    if words and words[0][0] == "-":
+    if words and words[0][:1] == "-":
         return fast_shape_key(words, quoted)
-    if len(words) > 1 and words[1][0] == "-" and _COUNTERS.match(words[0]) and not (quoted and quoted[0]):
+    if len(words) > 1 and words[1][:1] == "-" and _COUNTERS.match(words[0]) and not (quoted and quoted[0]):
         return ("COUNTERS", *fast_shape_key(words[1:], quoted[1:] if quoted else None))
     return slow_shape_key(words, quoted)
 
@@ -186,7 +215,7 @@ def slow_shape_key(words: list[str], quoted: list[bool] | None) -> tuple[str, ..
             keep = ""
             first = False
             continue
-        c = w[0]
+        c = w[:1]
         if not first and key and key[-1] in ARGUMENT_FLAGS and c == "-":
             key.append("V")
             continue
@@ -231,7 +260,7 @@ def fast_shape_key(words: list[str], quoted: list[bool] | None = None) -> tuple[
     every corpus line.
     """
     get = _FLAG_ITEMS.get
-    key = [get(w) or ("V" if w[0] != "-" else "") for w in words]
+    key = [get(w) or ("V" if w[:1] != "-" else "") for w in words]
     if quoted:
         for i, q in enumerate(quoted):
             if q:
@@ -282,48 +311,43 @@ def _fix(key: list[str]) -> list[tuple[int, str]]:
     return literals
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class _Skeleton:
-    """Where a skeleton's literal words are: ``-m``/``-p`` names (getter) and the ``-j`` name."""
-
-    literals: object  # operator.itemgetter over the -m/-p positions, or None
-    jump: int  # position of the -j name, or -1
-
-
-_SKELETONS: dict[tuple[str, ...], _Skeleton] = {}
+#: The words a line's cache key keeps: flags seen so far, '!', and the names after -m/-p/-j
+#: seen so far (all typed targets from the start); every other word is None in the key.
+_TOKENS: dict[str, str] = {w: w for w in (*COMMANDS, *SPECIAL, *TARGETS)}
+_QUOTED_ITEM = object()  # a quoted word: always a value
+_COUNTERS_ITEM = object()  # a valid [PKTS:BYTES] prefix
 
 
-def line_cache_key(words: list[str], quoted: list[bool] | None) -> tuple[object, ...] | None:
-    """A cheap key that determines a rule line's shape key, or None (then use :func:`shape_key`).
+def line_key(words: list[str], quoted: list[bool] | None) -> tuple[object, ...] | None:
+    """A cheap cache key for a rule line (-A/-I/-N/-P ..., maybe after [PKTS:BYTES]), or None.
 
-    The *skeleton* (flags, '!', and V for every other word) fixes which words are
-    kept literally; the key is the skeleton plus those words.  Two lines with the same
-    key have the same shape key, so the reader can cache the line's recipe by it.
+    The key is each word that steers reading (see ``_TOKENS``) and None for the rest.  It
+    determines the line's shape key, given :func:`remember`'s checks: a None word at a check
+    position must not be a flag (a flag never seen before is None too).
     """
-    if not words or words[0][0] != "-":
-        return None
-    get = _FLAG_ITEMS.get
-    items = [get(w) or ("V" if w[0] != "-" else "") for w in words]
+    key = list(map(_TOKENS.get, words))
     if quoted:
-        for i, q in enumerate(quoted):
-            if q:
-                items[i] = "V"
-    if "" in items:
+        for i in itertools.compress(itertools.count(), quoted):
+            key[i] = _QUOTED_ITEM
+    if key[0] is None:
+        if words[0][0] != "[" or quoted and quoted[0] or not _COUNTERS.match(words[0]):
+            return None
+        key[0] = _COUNTERS_ITEM
+    return tuple(key)
+
+
+def remember(words: list[str], quoted: list[bool] | None,
+             shape: tuple[str, ...]) -> tuple[tuple[object, ...], tuple[int, ...]] | None:
+    """After a line's shape was found the slow way: register its steering words, and return its
+    key with the positions to check (a None word read as a value outside any option's argument)."""
+    for i, item in enumerate(shape):
+        if item[:2] in ("m:", "p:", "t:") or (item[0] == "-" and item == words[i]):
+            _TOKENS.setdefault(words[i], words[i])
+    key = line_key(words, quoted)
+    if key is None:
         return None
-    skel = tuple(items)
-    info = _SKELETONS.get(skel)
-    if info is None:
-        fixed = list(skel)
-        lits = _fix(fixed)
-        mp = [j for j, kind in lits if kind != "j"]
-        jump = [j for j, kind in lits if kind == "j"]
-        getter = operator.itemgetter(*mp) if mp else None
-        info = _SKELETONS[skel] = _Skeleton(getter, jump[0] if jump else -1)
-    lit = info.literals(words) if info.literals is not None else None  # type: ignore[operator]
-    if info.jump >= 0:
-        name = words[info.jump]
-        return (skel, lit, name if name in TARGETS else None)
-    return (skel, lit, None)
+    checks = tuple(i for i, k in enumerate(key) if k is None and (i == 0 or shape[i - 1] not in ARGUMENT_FLAGS))
+    return key, checks
 
 
 def terminal_of(item: str, position: int) -> str:

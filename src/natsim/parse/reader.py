@@ -15,31 +15,38 @@ is left out.
 
 from __future__ import annotations
 
+import gc
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from natsim.errors import InputError
+from natsim.model.construct import fast_new
 from natsim.model.location import Location
 from natsim.model.ruleset import BUILTIN_CHAINS, TABLE_ORDER, Chain, Counters, Rule, Ruleset, Table
 from natsim.parse.grammar import LinePlan, ShapeError, plan_of
 from natsim.parse.lexer import (
     UnterminatedQuote,
     counters_of,
-    line_cache_key,
+    line_key,
+    remember,
     shape_key,
     split_located,
     split_words,
 )
-from natsim.parse.rules import Builder, LineProblem, RuleRecipe, compile_rule
+from natsim.parse.compiled import Build, bind
+from natsim.parse.rules import MISS, Builder, Fallback, LineProblem, RuleRecipe, compile_rule
 
 _TABLE_COMMENT = re.compile(r"#\s*table:\s*([A-Za-z_]+)|#.*\s-t\s+([A-Za-z_]+)\s+-S\b")
 _POLICIES = ("ACCEPT", "DROP")
+_new_location = fast_new(Location)
+_NOT_RULES = frozenset({"TABLE", "CHAIN_DECL", "COMMIT"})
 
 #: Shapes already seen, across parses: shape key -> (LinePlan, RuleRecipe | None) | ShapeError | LineProblem.
 _LINES: dict[tuple[str, ...], Any] = {}
-#: The same entries, by :func:`natsim.parse.lexer.line_cache_key` (cheaper to compute per line).
-_FAST: dict[Any, Any] = {}
+#: The same entries, by :func:`natsim.parse.lexer.line_key` (cheaper to compute per line):
+#: key -> (entry, word positions that must not be flags).
+_FAST: dict[Any, tuple[Any, tuple[int, ...]]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +103,7 @@ class Reader:
         self.lenient = lenient
         self.keep_text = keep_text
         self.builder = Builder(family)
+        self.builds: dict[RuleRecipe, Build | None] = {}  # compiled builders bound to this parse
         self.format: str | None = None
         self.tables: dict[str, dict[str, _Chain]] = {}
         self.table: str | None = None  # the open table
@@ -131,6 +139,17 @@ class Reader:
 
     # -- lines ------------------------------------------------------------------------------
     def feed(self, text: str) -> ParsedFile:
+        # The model is acyclic, so the cyclic garbage collector finds nothing to free while a
+        # dump is read, yet its passes over the growing heap cost a fifth of the parse time.
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            return self._feed(text)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _feed(self, text: str) -> ParsedFile:
         for lineno, raw in enumerate(text.splitlines(), 1):
             line = raw.strip()
             if not line:
@@ -173,15 +192,24 @@ class Reader:
                                  'expected a closing \'"\' on the same line', raw) from None
         else:
             words, quoted = line.split(), None
-        fast = line_cache_key(words, quoted)
-        entry = _FAST.get(fast) if fast is not None else None
-        if entry is None:
+        fast = line_key(words, quoted)
+        got = _FAST.get(fast) if fast is not None else None
+        if got is not None:
+            entry, checks = got
+            for i in checks:
+                w = words[i]
+                if w[0] == "-" and len(w) > 1 and not w[1].isdigit():
+                    got = None  # a flag never seen before: not this key's shape
+                    break
+        if got is None:
             key = shape_key(words, quoted)
             entry = _LINES.get(key)
             if entry is None:
                 entry = _LINES[key] = _compile(key)
-            if fast is not None:
-                _FAST[fast] = entry
+            if key[0] not in _NOT_RULES:
+                known = remember(words, quoted, key)
+                if known is not None:
+                    _FAST[known[0]] = (entry, known[1])
         if entry.__class__ is not tuple:
             raise self.error(entry.index, entry.expected, getattr(entry, "found", None))
         plan, recipe = entry
@@ -279,6 +307,8 @@ class Reader:
         self._declare(name, policy, counters, 0)
 
     def _check_chain_name(self, name: str, index: int) -> None:
+        if not name:
+            raise LineProblem(index, "expected a chain name")
         if len(name) > 28:
             raise LineProblem(index, "expected a chain name of at most 28 characters")
         if name.startswith("-") or name == "!":
@@ -319,7 +349,7 @@ class Reader:
         table = self.table
         assert table is not None
         name = words[recipe.chain]
-        location = Location(self.filename, self.lineno, self.column)
+        location = _new_location(self.filename, self.lineno, self.column)
         chain = chains.get(name)
         if chain is None:
             if name in BUILTIN_CHAINS[table]:
@@ -328,7 +358,23 @@ class Reader:
                 self._check_chain_name(name, recipe.chain)
                 self.undeclared.append(ChainNote(table, name, location, False))
                 chain = chains[name] = _Chain(name, None, None, location)
-        rules = self.builder.rules(recipe, words, chains, location, line if self.keep_text else None)
+        text = line if self.keep_text else None
+        build = self.builds.get(recipe, MISS)
+        if build is MISS:
+            build = self._bind(recipe, words)
+        rules = None
+        if build is not None:
+            try:
+                rule = build(words, chains, location, text)
+            except (LineProblem, Fallback):
+                pass  # the general path gives the rules of a comma list, or the located error
+            else:
+                if not recipe.insert:
+                    chain.rules.append(rule)
+                    return
+                rules = [rule]
+        if rules is None:
+            rules = self.builder.rules(recipe, words, chains, location, text)
         if not recipe.insert:
             chain.rules.extend(rules)
             return
@@ -344,8 +390,17 @@ class Reader:
                               f"{len(chain.rules)} rules)")
         chain.rules[pos - 1:pos - 1] = rules
 
+    def _bind(self, recipe: RuleRecipe, words: list[str]) -> Build | None:
+        try:
+            build = bind(recipe, self.builder, words)
+        except LineProblem:
+            return None  # a bad value the shape fixes (-p foo): the general path reports it, in order
+        self.builds[recipe] = build
+        return build
+
     # -- result -----------------------------------------------------------------------------
     def result(self) -> ParsedFile:
+        self.builds.clear()  # compiled builders refer to the builder: no cycle outlives the parse
         family = self.builder.family or self.builder.family_hint or 4
         tables = []
         for tname in TABLE_ORDER:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from natsim.model.construct import fast_new
 from natsim.model.matches import MATCHES, Match, Tcp, TcpFlags, UnknownMatch
 from natsim.model.options import OptionSpec, option_fields
 from natsim.model.ruleset import Counters, Rule
@@ -134,6 +135,7 @@ class MatchRecipe:
     steps: tuple[Step, ...]
     args: tuple[int, ...]
     key_words: Callable[[list[str]], Any] = dataclasses.field(default=lambda words: ())
+    key_indices: tuple[int, ...] = ()  # the words key_words picks
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -144,6 +146,7 @@ class TargetRecipe:
     steps: tuple[Step, ...]
     args: tuple[int, ...]
     key_words: Callable[[list[str]], Any] = dataclasses.field(default=lambda words: ())
+    key_indices: tuple[int, ...] = ()  # the words key_words picks
 
 
 #: Positions of the Rule fields a basic option sets (Rule's positional order).
@@ -277,13 +280,14 @@ def compile_rule(plan: LinePlan, key: tuple[str, ...]) -> RuleRecipe:
         owner.seen[field] = opt.flag
         owner.steps.append(step)
     matches = tuple(
-        MatchRecipe(o.index, o.cls, tuple(o.steps), tuple(o.args), _words_getter(_key_indices(o)))
+        MatchRecipe(o.index, o.cls, tuple(o.steps), tuple(o.args), _words_getter(_key_indices(o)), _key_indices(o))
         for o in owners if o.role == "match"
     )
     target_recipe = None
     if target is not None:
+        keys = _key_indices(target)
         target_recipe = TargetRecipe(target_kind, target.index, target.cls, tuple(target.steps),
-                                     tuple(target.args), _words_getter(_key_indices(target)))
+                                     tuple(target.args), _words_getter(keys), keys)
     fast = tuple(
         (RULE_POSITION[s.field], s.kind, s.values if s.kind == "counters" else (s.values[0] if s.values else -1),
          s.negated)
@@ -324,24 +328,40 @@ def _count(n: int) -> str:
     return "no value" if n == 0 else "one value" if n == 1 else f"{n} values"
 
 
+#: "Not in the cache" where None is a cached value (a Rule field that is absent).
+MISS: Any = object()
+
+_new_neg = fast_new(Neg)
+_new_counters = fast_new(Counters)
+
+
+class Fallback(Exception):
+    """Raised by a compiled builder for a line it leaves to :meth:`Builder.rules` (a comma list)."""
+
+
 class Builder:
-    """Runs recipes on words, interning values; one per parse (it holds the family)."""
+    """Runs recipes on words, sharing equal values; one per parse (it holds the family).
+
+    Caches are keyed by the words themselves (one dict per value kind, per match or
+    target recipe), so that a line whose values were all seen before costs a few dict
+    lookups; :mod:`natsim.parse.compiled` reads the same caches.
+    """
 
     def __init__(self, family: int | None) -> None:
         self.family = family
         self.family_hint: int | None = None
-        self._values: dict[tuple[str, str], Any] = {}
-        self._negs: dict[tuple[str, str, bool], Neg[Any]] = {}
-        self._objs: dict[Any, Any] = {}
+        self._values: dict[str, dict[str, Any]] = {}  # kind -> word -> value
+        self._negs: dict[tuple[str, bool], dict[str, Neg[Any]]] = {}  # (kind, negated) -> word -> Neg
+        self._fields: dict[tuple[str, bool], dict[str, Neg[Any] | None]] = {}  # Rule fields: None for -s 0/0
+        self._objs: dict[Any, Any] = {}  # Neg of computed values, by (type name, value, negated)
+        self._protocols: dict[tuple[str, bool], Neg[str] | None] = {}
+        self._by_recipe: dict[object, dict[Any, Any]] = {}  # match/target/rule recipe -> key words -> object
+        self._jumps: tuple[dict[str, Jump], dict[str, Jump]] = ({}, {})  # by goto: chain -> Jump
         self._counters: dict[tuple[int, int], Counters] = {}
+        self._counter_words: dict[str, Counters] = {}  # "[p:b]" -> Counters
 
     # -- values -------------------------------------------------------------------------
-    def value(self, kind: str, word: str, index: int) -> Any:
-        key = (kind, word)
-        try:
-            return self._values[key]
-        except KeyError:
-            pass
+    def _convert(self, kind: str, word: str, index: int) -> Any:
         try:
             value = kinds.CONVERTERS[kind](word)
         except kinds.ValueProblem as err:
@@ -353,29 +373,80 @@ class Builder:
                     self.family = fam
                 elif fam != self.family:
                     raise LineProblem(index, f"expected an IPv{self.family} address: this ruleset is IPv{self.family}")
-        self._values[key] = value
         return value
+
+    def value(self, kind: str, word: str, index: int) -> Any:
+        cache = self._values.get(kind)
+        if cache is None:
+            cache = self._values[kind] = {}
+        got = cache.get(word, MISS)
+        if got is MISS:
+            got = cache[word] = self._convert(kind, word, index)
+        return got
+
+    def neg_cache(self, kind: str, negated: bool) -> dict[str, Neg[Any]]:
+        cache = self._negs.get((kind, negated))
+        if cache is None:
+            cache = self._negs[(kind, negated)] = {}
+        return cache
 
     def neg_value(self, kind: str, word: str, negated: bool, index: int) -> Neg[Any]:
         """``Neg(convert(word), negated)``, one shared object per distinct (kind, word, negated)."""
-        key = (kind, word, negated)
-        got = self._negs.get(key)
+        cache = self.neg_cache(kind, negated)
+        got = cache.get(word)
         if got is None:
-            got = self._negs[key] = self.neg(self.value(kind, word, index), negated)
+            got = cache[word] = _new_neg(self._convert(kind, word, index), negated)
+        return got
+
+    def field_cache(self, kind: str, negated: bool) -> dict[str, Neg[Any] | None]:
+        cache = self._fields.get((kind, negated))
+        if cache is None:
+            cache = self._fields[(kind, negated)] = {}
+        return cache
+
+    def field(self, kind: str, negated: bool, word: str, index: int) -> Neg[Any] | None:
+        """A Rule's -s/-d/-i/-o field for one word; None for an unnegated 0.0.0.0/0 (no match)."""
+        if kind == "network" and "," in word:
+            raise Fallback
+        got: Neg[Any] | None = self.neg_value(kind, word, negated, index)
+        if kind == "network" and not negated and got.value.prefixlen == 0:  # type: ignore[union-attr]
+            got = None  # -s 0.0.0.0/0 matches everything: the kernel keeps no address match
+        self.field_cache(kind, negated)[word] = got
         return got
 
     def neg(self, value: Any, negated: bool) -> Neg[Any]:
-        key = ("neg", type(value).__name__, value, negated)
+        key = (type(value).__name__, value, negated)
         got = self._objs.get(key)
         if got is None:
-            got = self._objs[key] = Neg(value, negated)
+            got = self._objs[key] = _new_neg(value, negated)
         return got
 
     def counters(self, packets: int, bytes_: int) -> Counters:
         key = (packets, bytes_)
         got = self._counters.get(key)
         if got is None:
-            got = self._counters[key] = Counters(packets, bytes_)
+            got = self._counters[key] = _new_counters(packets, bytes_)
+        return got
+
+    def counter_word(self, word: str) -> Counters:
+        """Counters of a ``[PKTS:BYTES]`` word (the lexer has checked its form)."""
+        a, _, b = word[1:-1].partition(":")
+        got = self._counter_words[word] = self.counters(int(a), int(b))
+        return got
+
+    def protocol_field(self, word: str, negated: bool, index: int) -> Neg[str] | None:
+        """A Rule's -p field: None for an unnegated ``all``/``0``."""
+        key = (word, negated)
+        got = self._protocols.get(key, MISS)
+        if got is MISS:
+            try:
+                proto = protocol_name(word)
+            except kinds.ValueProblem as err:
+                raise LineProblem(index, err.expected) from None
+            got = None if proto is None and not negated else self.neg(proto if proto is not None else "all", negated)
+            self._protocols[key] = got
+        if got is not None and got.value == "ipv6-icmp" and self.family_hint is None:
+            self.family_hint = 6
         return got
 
     def _step_value(self, step: Step, words: list[str]) -> Any:
@@ -397,7 +468,14 @@ class Builder:
         return value
 
     # -- matches and targets -------------------------------------------------------------
-    def _fields(self, steps: tuple[Step, ...], words: list[str]) -> dict[str, Any]:
+    def recipe_cache(self, recipe: object) -> dict[Any, Any]:
+        """The objects built by one recipe (per shape), by the words that decide them."""
+        cache = self._by_recipe.get(recipe)
+        if cache is None:
+            cache = self._by_recipe[recipe] = {}
+        return cache
+
+    def _fields_of(self, steps: tuple[Step, ...], words: list[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for step in steps:
             value = self._step_value(step, words)
@@ -407,32 +485,33 @@ class Builder:
         return out
 
     def match(self, recipe: MatchRecipe, words: list[str]) -> Match:
-        key = (recipe, recipe.key_words(words))
-        got = self._objs.get(key)
+        cache = self.recipe_cache(recipe)
+        key = recipe.key_words(words)
+        got = cache.get(key)
         if got is None:
             if recipe.cls is None:
                 got = UnknownMatch(words[recipe.name_index], tuple(words[i] for i in recipe.args))
             else:
-                got = normalize(recipe.cls(**self._fields(recipe.steps, words)), self.family)
-            self._objs[key] = got
+                got = normalize(recipe.cls(**self._fields_of(recipe.steps, words)), self.family)
+            cache[key] = got
         return got
 
     def target(self, recipe: TargetRecipe, words: list[str], chains: dict[str, Any]) -> Target:
         """The rule's target; ``-j NAME`` is a Jump when NAME is a chain of the table (now)."""
         kind = recipe.kind
         if kind == "typed":
-            key = (recipe, recipe.key_words(words))
-            got = self._objs.get(key)
+            cache = self.recipe_cache(recipe)
+            key = recipe.key_words(words)
+            got = cache.get(key)
             if got is None:
                 assert recipe.cls is not None
-                got = normalize(recipe.cls(**self._fields(recipe.steps, words)), self.family)
-                self._objs[key] = got
+                got = cache[key] = normalize(recipe.cls(**self._fields_of(recipe.steps, words)), self.family)
             return got
         name = words[recipe.name_index]
         if kind == "goto":
-            return self._jump(name, True)
+            return self.jump(name, True)
         if not recipe.args and name in chains:
-            return self._jump(name, False)
+            return self.jump(name, False)
         args = tuple(words[i] for i in recipe.args)
         key2 = ("unknown-target", name, args)
         got = self._objs.get(key2)
@@ -440,35 +519,36 @@ class Builder:
             got = self._objs[key2] = UnknownTarget(name, args)
         return got
 
-    def _jump(self, chain: str, goto: bool) -> Jump:
-        key = ("jump", chain, goto)
-        got = self._objs.get(key)
+    def jump_cache(self, goto: bool) -> dict[str, Jump]:
+        return self._jumps[goto]
+
+    def jump(self, chain: str, goto: bool) -> Jump:
+        cache = self._jumps[goto]
+        got = cache.get(chain)
         if got is None:
-            got = self._objs[key] = Jump(chain, goto)
+            got = cache[chain] = Jump(chain, goto)
         return got
 
     # -- rules ----------------------------------------------------------------------------
     def rules(self, recipe: RuleRecipe, words: list[str], chains: dict[str, Any], location: Any,
               text: str | None) -> list[Rule]:
+        """The rule(s) of one line, step by step (the general path; see :meth:`compiled`)."""
         vals: list[Any] = [None, None, None, None, None, None, (), None, None]
         expand: list[tuple[int, list[Any]]] | None = None
-        negs = self._negs
         for pos, kind, index, negated in recipe.fast_basic:
             if kind == "network" or kind == "interface":
                 word = words[index]
-                got = negs.get((kind, word, negated))
-                if got is None:
+                got = self.field_cache(kind, negated).get(word, MISS)
+                if got is MISS:
                     if kind == "network" and "," in word:
                         if expand is None:
                             expand = []
                         expand.append((pos, self._comma_list(word, negated, index)))
                         continue
-                    got = self.neg_value(kind, word, negated, index)
-                if kind == "network" and not negated and got.value.prefixlen == 0:
-                    continue  # -s 0.0.0.0/0 matches everything: the kernel keeps no address match
+                    got = self.field(kind, negated, word, index)
                 vals[pos] = got
             elif kind == "protocol":
-                self._protocol(vals, words[index], negated, index)
+                vals[4] = self.protocol_field(words[index], negated, index)
             elif kind == "flag":
                 vals[pos] = self.neg(True, negated)
             else:  # counters: -c PKTS BYTES
@@ -477,19 +557,11 @@ class Builder:
                     raise LineProblem(index[0] if not a.isdigit() else index[1], "expected a counter (a number)")
                 vals[8] = self.counters(int(a), int(b))
         if recipe.counters is not None:
-            a, _, b = words[recipe.counters][1:-1].partition(":")
-            vals[8] = self.counters(int(a), int(b))
-        objs = self._objs
+            vals[8] = self.counter_word(words[recipe.counters])
         if recipe.matches:
-            found = []
-            for mr in recipe.matches:
-                got = objs.get((mr, mr.key_words(words)))
-                found.append(got if got is not None else self.match(mr, words))
-            vals[6] = tuple(found)
-        tr = recipe.target
-        if tr is not None:
-            got = objs.get((tr, tr.key_words(words))) if tr.kind == "typed" else None
-            vals[7] = got if got is not None else self.target(tr, words, chains)
+            vals[6] = tuple([self.match(mr, words) for mr in recipe.matches])
+        if recipe.target is not None:
+            vals[7] = self.target(recipe.target, words, chains)
         if expand is None:
             return [Rule(*vals, location, text)]  # type: ignore[arg-type]
         out = []
@@ -509,18 +581,3 @@ class Builder:
                 raise LineProblem(index, "expected a comma list of addresses without empty items")
             nets.append(self.neg_value("network", part, False, index))
         return nets
-
-    def _protocol(self, vals: list[Any], word: str, negated: bool, index: int) -> None:
-        key = ("protocol", word, negated)
-        got = self._negs.get(key)
-        if got is None:
-            try:
-                proto = protocol_name(word)
-            except kinds.ValueProblem as err:
-                raise LineProblem(index, err.expected) from None
-            if proto is None and not negated:
-                return
-            got = self._negs[key] = self.neg(proto if proto is not None else "all", negated)
-        if got.value == "ipv6-icmp" and self.family_hint is None:
-            self.family_hint = 6
-        vals[4] = got

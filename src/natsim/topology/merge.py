@@ -63,7 +63,7 @@ def merge_fact(old: F, new: F, label: str, conflicts: list[Conflict]) -> F:
         if a is not None and a == b:
             final[name] = pb if pa.is_assumption and not pb.is_assumption else pa
             continue
-        if a is not None and not _same(a, b) and pa.how != "assumed":
+        if a is not None and not _same(a, b) and pa.how != "assumed" and not _refines(a, pa, b, pb):
             conflicts.append(Conflict(f"{label}: {name.replace('_', ' ')}", _show(a), pa, _show(b), pb, kept="b"))
         changes[name] = b
         final[name] = pb
@@ -86,6 +86,20 @@ def _same(a: object, b: object) -> bool:
         except TypeError:
             return False
     return False
+
+
+def _refines(a: object, pa: Provenance, b: object, pb: Provenance) -> bool:
+    """A read list that holds every inferred element only adds what the inference could not see.
+
+    E.g. the subnets inferred from IPv4 rules alone, then read (IPv4 and IPv6) from a TOML:
+    the read value completes the inference rather than contradicting it.
+    """
+    if pa.how != "inferred" or pb.is_assumption or not (isinstance(a, tuple) and isinstance(b, tuple)):
+        return False
+    try:
+        return set(a) <= set(b)
+    except TypeError:
+        return False
 
 
 def _by_key(old: tuple[F, ...], new: tuple[F, ...], key: Callable[[F], object], label: Callable[[F], str],

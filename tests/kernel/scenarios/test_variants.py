@@ -14,6 +14,7 @@ import pytest
 
 from tests.kernel.scenarios.catalog import catalog
 from tests.kernel.scenarios.differential import disagreements, mutations, variant
+from tests.kernel.scenarios.measure import measure
 
 SEED, VARIANTS = 2, 6
 
@@ -30,6 +31,17 @@ def test_every_mutation_changes_the_host():
     for base in catalog():
         for m in mutations(base.spec, rng):
             assert m.apply(base.spec) != base.spec, m.what
+
+
+def test_variant_names_are_unique_so_measurements_cannot_swap_hosts():
+    """measure() keys its hosts by scenario name: two variants of one base once shared a name
+    (base+depth) and one's kernel answers were reported for the other (a DNAT of the second host
+    "answering" in the first). Names now carry a hash of the mutations and the sample index."""
+    names = [v.name for v in sample()]
+    assert len(set(names)) == len(names)
+    base = catalog()[0]
+    with pytest.raises(ValueError, match="unique"):
+        measure([base, base])
 
 
 @pytest.mark.kernel
