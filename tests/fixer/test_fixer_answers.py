@@ -194,3 +194,19 @@ def test_read_subnets_that_hold_the_inferred_ones_are_no_conflict() -> None:
     assert not merge(guess, refined).conflicts
     assert merge(guess, refined).networks[0].subnets == (v4, v6)
     assert [c.fact for c in merge(guess, moved).conflicts] == ["network br: subnets"]
+
+
+# ---------------------------------------------------------------- an inferred gateway is never a container's address
+
+
+def test_inferred_gateway_skips_a_container_address() -> None:
+    """moby's IPv6 golden puts the endpoint at fd49:efd7:54aa::1, the subnet's first address."""
+    from natsim.parse import parse_file
+    from natsim.topology.infer import infer_from_rules
+
+    rs = parse_file(str(GOLDEN.with_suffix(".ip6.rules"))).ruleset
+    topo = infer_from_rules({6: rs})
+    [net] = topo.networks
+    [c] = topo.containers
+    assert c.endpoints[0].ipv6 == ipaddress.ip_address("fd49:efd7:54aa::1")
+    assert net.gateways == (ipaddress.ip_address("fd49:efd7:54aa::2"),)

@@ -124,7 +124,8 @@ class Listener:
         else:
             enable_pktinfo(self.sock)
         self.stopped = False
-        threading.Thread(target=self.serve, daemon=True).start()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
 
     def serve(self) -> None:
         while not self.stopped:
@@ -147,11 +148,19 @@ class Listener:
                     return
 
     def close(self) -> None:
+        """Stop serving and wait until the socket is really gone.
+
+        A thread blocked in accept/recvmsg keeps the kernel socket (still bound, still receiving)
+        until it wakes up; on a busy machine a server started at once on the same port (UDP binds
+        it too, with SO_REUSEADDR) would share the port with the dying one.
+        """
         self.stopped = True
         try:
-            self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked thread (ENOTCONN for UDP, but it wakes)
         except OSError:
             pass
+        if self.thread is not threading.current_thread():
+            self.thread.join(2.0)
         self.sock.close()
 
 
@@ -234,6 +243,10 @@ class Proxy(Listener):
     def close(self) -> None:
         super().close()
         for s in self.udp_peers.values():
+            try:
+                s.shutdown(socket.SHUT_RDWR)  # wakes its reply thread
+            except OSError:
+                pass
             s.close()
 
 

@@ -218,9 +218,6 @@ class RunningHost:
         else:
             req = {"proto": proto, "dst": dst, "port": port, "src": src, "sport": sport, "timeout": timeout}
         result = Probe.from_agent(self.agents[frm].call("probe", **req))
-        import os as _os  # STAB-TMP
-        if _os.environ.get("STAB_LOG") and result.outcome == "timeout":  # STAB-TMP
-            open(_os.environ["STAB_LOG"], "a").write(f"{timeout} {confirm}\n")  # STAB-TMP
         if result.outcome == "timeout" and confirm is not None and confirm > timeout:
             result = Probe.from_agent(self.agents[frm].call("probe", **{**req, "timeout": confirm}))
         return result

@@ -385,8 +385,15 @@ def _socket(mt: m.Socket, p: Packet, env: Env) -> Tri:
     return Unknown("-m socket: which sockets exist on the host is not modelled for this match")
 
 
+#: IPv6 extension-header matches: each first looks for its header (ipv6_find_hdr) and returns false,
+#: whatever its options and their "!", when the packet has none -- and natsim's packets carry none.
+EXTENSION_HEADER_MATCHES = frozenset({"rt", "frag", "hbh", "dst"})
+
+
 @semantics(m.UnknownMatch)
 def _unknown(mt: m.UnknownMatch, p: Packet, env: Env) -> Tri:
+    if p.family == 6 and mt.name in EXTENSION_HEADER_MATCHES:
+        return False
     args = " ".join(mt.args)
     return Unknown(f"-m {mt.name} {args}".rstrip() + f" has no natsim semantics (packet {p.proto} {p.src} -> {p.dst})")
 

@@ -488,7 +488,7 @@ class Run:
     def _forwarding(self, ns: Ns, iface: str, family: int) -> Tri:
         t = ns.topo
         v: int | bool | None = None
-        if t is None and not (family == 4 and ns.role == "host"):
+        if t is None and ns.role != "host":
             return Unknown(f"whether {ns.name} forwards IPv{family} is not known")
         if family == 4:
             if t is not None:
@@ -500,13 +500,24 @@ class Run:
                 if daemon is not None:
                     return daemon
         else:
-            v = t.sysctl_int(f"net.ipv6.conf.{iface}.forwarding")
-            if v is None:
-                v = t.sysctl_int("net.ipv6.conf.all.forwarding")
+            if t is not None:
+                v = t.sysctl_int(f"net.ipv6.conf.{iface}.forwarding")
+                if v is None:
+                    v = t.sysctl_int("net.ipv6.conf.all.forwarding")
+            if v is None and ns.role == "host" and self._docker_forwards_ipv6():
+                return True
+            if t is None:
+                return Unknown(f"whether {ns.name} forwards IPv6 is not known")
         if v is None:
             return Unknown(f"sysctl net.ipv{family}.{'ip_forward' if family == 4 else 'conf.all.forwarding'} "
                            f"in {ns.name} is not known")
         return v != 0
+
+    def _docker_forwards_ipv6(self) -> bool:
+        """dockerd (unless --ip-forward=false) enables IPv6 forwarding when it sets up a network with IPv6."""
+        topo = self.world.topology
+        return bool(topo.daemon.ip_forward) and any(
+            s.version == 6 for n in topo.networks or () for s in n.subnets or ())
 
     def _conf(self, ns: Ns, iface: str, name: str) -> Tri:
         """An IPv4 interface setting; unknown unless it is one Docker never changes (then the kernel default)."""

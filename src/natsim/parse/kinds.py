@@ -12,9 +12,17 @@ import socket
 from collections.abc import Callable
 from functools import lru_cache
 
+from natsim.model.construct import fast_new
 from natsim.model.matches import IcmpType, TcpFlags
 from natsim.model.values import AddressRange, Interface, MarkMask, NatRange, PortRange
 from natsim.parse.names import ICMP6_TYPES, ICMP_TYPES, TCP_FLAGS
+
+# Values are made once per distinct word, but a big dump has tens of thousands of distinct words.
+_new_address_range = fast_new(AddressRange)
+_new_interface = fast_new(Interface)
+_new_mark_mask = fast_new(MarkMask)
+_new_nat_range = fast_new(NatRange)
+_new_port_range = fast_new(PortRange)
 
 IFNAMSIZ = 16
 
@@ -74,9 +82,9 @@ def port_range(word: str) -> PortRange:
         hi = parse_port(hi_s) if hi_s else 65535
         if lo > hi:
             raise ValueProblem("expected a port range LOW:HIGH with LOW <= HIGH")
-        return PortRange(lo, hi)
+        return _new_port_range(lo, hi)
     port = parse_port(word)
-    return PortRange(port, port)
+    return _new_port_range(port, port)
 
 
 def port_list(word: str) -> tuple[PortRange, ...]:
@@ -95,7 +103,7 @@ def port_nat(word: str) -> PortRange:
     hi = parse_port(hi_s) if sep else lo
     if lo > hi:
         raise ValueProblem("expected a port range LOW-HIGH with LOW <= HIGH")
-    return PortRange(lo, hi)
+    return _new_port_range(lo, hi)
 
 
 _IP4 = ipaddress.IPv4Address
@@ -144,17 +152,19 @@ def network(word: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
 def address_range(word: str) -> AddressRange:
     lo_s, sep, hi_s = word.partition("-")
     lo = address(lo_s)
-    hi = address(hi_s) if sep else lo
+    if not sep:
+        return _new_address_range(lo, lo)
+    hi = address(hi_s)
     if lo.version != hi.version or lo > hi:
         raise ValueProblem("expected an address range FIRST-LAST with FIRST <= LAST")
-    return AddressRange(lo, hi)
+    return _new_address_range(lo, hi)
 
 
 def mark_mask(word: str) -> MarkMask:
     value_s, sep, mask_s = word.partition("/")
     value = parse_int(value_s, "a mark value")
     mask = parse_int(mask_s, "a mask") if sep else 0xFFFFFFFF
-    return MarkMask(value, mask)
+    return _new_mark_mask(value, mask)
 
 
 def _flag_set(word: str) -> frozenset[str]:
@@ -226,13 +236,13 @@ def nat_range(word: str) -> tuple[NatRange, ...]:
     ports = port_nat(ports_s) if ports_s else None
     if addresses is None and ports is None:
         raise ValueProblem("expected ADDRESS[-ADDRESS][:PORT[-PORT]]")
-    return (NatRange(addresses, ports),)
+    return (_new_nat_range(addresses, ports),)
 
 
 def interface(word: str) -> Interface:
     if len(word) >= IFNAMSIZ:
         raise ValueProblem(f"expected an interface name shorter than {IFNAMSIZ} characters")
-    return Interface(word)
+    return _new_interface(word)
 
 
 def str_set(word: str) -> frozenset[str]:

@@ -138,6 +138,13 @@ def split_words(line: str) -> tuple[list[str], list[bool] | None]:
 def _split_on_quotes(line: str) -> tuple[list[str], list[bool]]:
     """:func:`split_words` for a line with quotes but no backslash: quotes are only delimiters,
     so the line's pieces between quotes alternate between outside (split on blanks) and inside."""
+    a = line.find('"')
+    b = line.find('"', a + 1)
+    if (b > 0 and line.find('"', b + 1) < 0 and (a == 0 or line[a - 1].isspace())
+            and (b + 1 == len(line) or line[b + 1].isspace())):
+        # One quoted word between blanks (a kube-proxy comment): the common case.
+        head, tail = line[:a].split(), line[b + 1:].split()
+        return [*head, line[a + 1:b], *tail], [False] * len(head) + [True] + [False] * len(tail)
     parts = line.split('"')
     if not len(parts) & 1:
         split_located(line)  # raises UnterminatedQuote with the column
@@ -173,13 +180,29 @@ def counters_of(word: str) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
+def _plain(word: str) -> bool:
+    """A word that is a VALUE wherever it stands in a chain declaration."""
+    return word == "-" or word[:1] not in ("-", "!", "[", "")
+
+
 def shape_key(words: list[str], quoted: list[bool] | None) -> tuple[str, ...]:
     """The shape of a line (see the module docstring); rule lines take the fast path."""
+    if words[0][:1] == ":" and not quoted and len(words) <= 3 and _plain(words[1] if len(words) > 1 else "-"):
+        # `:NAME POLICY [p:b]`: thousands in a kube-proxy dump; what slow_shape_key gives, directly.
+        if len(words) == 3:
+            if _COUNTERS.match(words[2]):
+                return _DECL_COUNTERS
+        else:
+            return _DECL if len(words) == 2 else _DECL[:1]
     if words and words[0][:1] == "-":
         return fast_shape_key(words, quoted)
     if len(words) > 1 and words[1][:1] == "-" and _COUNTERS.match(words[0]) and not (quoted and quoted[0]):
         return ("COUNTERS", *fast_shape_key(words[1:], quoted[1:] if quoted else None))
     return slow_shape_key(words, quoted)
+
+
+_DECL = ("CHAIN_DECL", "V")
+_DECL_COUNTERS = ("CHAIN_DECL", "V", "COUNTERS")
 
 
 def slow_shape_key(words: list[str], quoted: list[bool] | None) -> tuple[str, ...]:

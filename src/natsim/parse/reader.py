@@ -34,8 +34,8 @@ from natsim.parse.lexer import (
     split_located,
     split_words,
 )
-from natsim.parse.compiled import Build, bind
-from natsim.parse.rules import MISS, Builder, Fallback, LineProblem, RuleRecipe, compile_rule
+from natsim.parse.compiled import MISS, Build, Fallback, bind
+from natsim.parse.rules import Builder, LineProblem, RuleRecipe, compile_rule
 
 _TABLE_COMMENT = re.compile(r"#\s*table:\s*([A-Za-z_]+)|#.*\s-t\s+([A-Za-z_]+)\s+-S\b")
 _POLICIES = ("ACCEPT", "DROP")
@@ -401,6 +401,7 @@ class Reader:
     # -- result -----------------------------------------------------------------------------
     def result(self) -> ParsedFile:
         self.builds.clear()  # compiled builders refer to the builder: no cycle outlives the parse
+        self.builder.finish()
         family = self.builder.family or self.builder.family_hint or 4
         tables = []
         for tname in TABLE_ORDER:

@@ -23,6 +23,7 @@ from natsim.model.ruleset import Counters, Rule
 from natsim.model.targets import TARGETS, Jump, Target, UnknownTarget
 from natsim.model.values import Neg
 from natsim.parse import kinds
+from natsim.parse.compiled import MISS, Fallback, maker
 from natsim.parse.grammar import LinePlan
 from natsim.parse.names import IMPLICIT_MODULES, PROTOCOL_ALIASES, PROTOCOL_NAMES, PROTOCOL_NUMBERS
 from natsim.parse.normalize import normalize
@@ -328,15 +329,8 @@ def _count(n: int) -> str:
     return "no value" if n == 0 else "one value" if n == 1 else f"{n} values"
 
 
-#: "Not in the cache" where None is a cached value (a Rule field that is absent).
-MISS: Any = object()
-
 _new_neg = fast_new(Neg)
 _new_counters = fast_new(Counters)
-
-
-class Fallback(Exception):
-    """Raised by a compiled builder for a line it leaves to :meth:`Builder.rules` (a comma list)."""
 
 
 class Builder:
@@ -359,6 +353,11 @@ class Builder:
         self._jumps: tuple[dict[str, Jump], dict[str, Jump]] = ({}, {})  # by goto: chain -> Jump
         self._counters: dict[tuple[int, int], Counters] = {}
         self._counter_words: dict[str, Counters] = {}  # "[p:b]" -> Counters
+        self._makers: dict[object, Callable[[list[str]], Any]] = {}  # typed match/target recipe -> maker
+
+    def finish(self) -> None:
+        """Drop what refers back to this builder (compiled makers), so no cycle outlives a parse."""
+        self._makers.clear()
 
     # -- values -------------------------------------------------------------------------
     def _convert(self, kind: str, word: str, index: int) -> Any:
@@ -484,6 +483,17 @@ class Builder:
             out[step.field] = value
         return out
 
+    def make(self, recipe: MatchRecipe | TargetRecipe, words: list[str]) -> Any:
+        """A new typed match or target object from a line (the general path)."""
+        assert recipe.cls is not None
+        return normalize(recipe.cls(**self._fields_of(recipe.steps, words)), self.family)
+
+    def _maker(self, recipe: MatchRecipe | TargetRecipe) -> Callable[[list[str]], Any]:
+        got = self._makers.get(recipe)
+        if got is None:
+            got = self._makers[recipe] = maker(recipe, self) or (lambda words: self.make(recipe, words))
+        return got
+
     def match(self, recipe: MatchRecipe, words: list[str]) -> Match:
         cache = self.recipe_cache(recipe)
         key = recipe.key_words(words)
@@ -492,7 +502,7 @@ class Builder:
             if recipe.cls is None:
                 got = UnknownMatch(words[recipe.name_index], tuple(words[i] for i in recipe.args))
             else:
-                got = normalize(recipe.cls(**self._fields_of(recipe.steps, words)), self.family)
+                got = self._maker(recipe)(words)
             cache[key] = got
         return got
 
@@ -504,8 +514,7 @@ class Builder:
             key = recipe.key_words(words)
             got = cache.get(key)
             if got is None:
-                assert recipe.cls is not None
-                got = cache[key] = normalize(recipe.cls(**self._fields_of(recipe.steps, words)), self.family)
+                got = cache[key] = self._maker(recipe)(words)
             return got
         name = words[recipe.name_index]
         if kind == "goto":

@@ -403,7 +403,8 @@ def infer_from_rules(rulesets: Mapping[int, Ruleset]) -> Topology:
         inf.read(rulesets[fam])
     inf.drop_foreign(any(rulesets[f].chain("filter", "DOCKER") is not None for f in docker_families))
 
-    networks = tuple(_network(n) for n in inf.nets.values())
+    taken = frozenset(c.address for c in inf.ctrs.values())
+    networks = tuple(_network(n, taken) for n in inf.nets.values())
     containers = _containers(inf, networks)
     # daemon options
     fields: list[tuple[str, Provenance]] = []
@@ -429,13 +430,15 @@ def infer_from_rules(rulesets: Mapping[int, Ruleset]) -> Topology:
         fields.append(("ip6tables", Provenance(rulesets[6].source, "inferred", None,
                                                 "the presence of Docker's chains in ip6tables")))
     ip_forward = None
-    if 4 in docker_families:
-        # dockerd turns net.ipv4.ip_forward on at start unless --ip-forward=false; a snapshot's sysctl.txt,
-        # when given, is read and wins over this.
+    if docker_families:
+        # dockerd turns net.ipv4.ip_forward on at start, and IPv6 forwarding (all and default) when it
+        # sets up a network with IPv6 (bridge driver setupIPv6Forwarding), unless --ip-forward=false; a
+        # snapshot's sysctl.txt, when given, is read and wins over this.
         ip_forward = True
         fields.append(("ip_forward", Provenance(
-            rulesets[4].source, "assumed", None,
-            "dockerd enables net.ipv4.ip_forward at start unless run with --ip-forward=false")))
+            rulesets[docker_families[0]].source, "assumed", None,
+            "dockerd enables net.ipv4.ip_forward at start, and IPv6 forwarding for a network with IPv6, "
+            "unless run with --ip-forward=false")))
     daemon = DaemonOptions(
         userland_proxy=proxy, iptables=True if 4 in docker_families else None, ip_forward=ip_forward,
         ip6tables=True if 6 in docker_families else None, era=era,
@@ -444,12 +447,20 @@ def infer_from_rules(rulesets: Mapping[int, Ruleset]) -> Topology:
     return Topology(networks=networks, containers=containers, daemon=daemon, findings=tuple(inf.findings))
 
 
-def _network(n: _NetB) -> DockerNetwork:
+def _gateway(subnet: IPNetwork, taken: frozenset[IPAddress]) -> IPAddress:
+    """The subnet's first address that no container the rules name holds (a container is never the gateway)."""
+    gw = subnet.network_address + 1
+    while gw in taken and gw + 1 in subnet:
+        gw += 1
+    return gw
+
+
+def _network(n: _NetB, taken: frozenset[IPAddress] = frozenset()) -> DockerNetwork:
     fields: list[tuple[str, Provenance]] = []
     subnets = tuple(n.subnets)
     if subnets:
         fields.append(("subnets", next(iter(n.subnets.values()))))
-    gateways = tuple(s.network_address + 1 for s in subnets if s.num_addresses > 2)
+    gateways = tuple(_gateway(s, taken) for s in subnets if s.num_addresses > 2)
     if gateways:
         fields.append(("gateways", assumed("Docker's IPAM gives a network's gateway the first address of its subnet")))
     name = "bridge" if n.bridge == DEFAULT_BRIDGE else n.bridge
