@@ -210,3 +210,13 @@ def test_inferred_gateway_skips_a_container_address() -> None:
     [c] = topo.containers
     assert c.endpoints[0].ipv6 == ipaddress.ip_address("fd49:efd7:54aa::1")
     assert net.gateways == (ipaddress.ip_address("fd49:efd7:54aa::2"),)
+
+
+@pytest.mark.parametrize("name, verdict", [
+    ("moby-iptabler-golden-default-proxy-icc-masq-nat.ip6.rules", "reachable"),  # IPv6 network br-dummy
+])
+def test_docker_ipv6_network_means_ipv6_forwarding(name: str, verdict: str) -> None:
+    data = explain_json(str(GOLDEN.parent / name), "--from", "outside", "--to", "host:8080/tcp")
+    assert data["verdict"] == verdict, data["reason"]
+    assert not data["depends_on"], data["depends_on"]
+    assert any("IPv6 forwarding for a network with IPv6" in a for a in data["assumptions"])

@@ -448,14 +448,20 @@ class Agent:
         return {"handle": p.pid}
 
     def op_peek(self, req: dict) -> dict:
-        """Wait (up to ``wait`` s) until a spawned program has printed ``needle``; say whether it did."""
+        """Wait (up to ``wait`` s) until a spawned program has printed ``needle`` (or one of ``needles``)
+        in its last lines; say whether it did."""
         _, _, lines = self.spawned[req["handle"]]
+        needles = req.get("needles") or [req["needle"]]  # any of them
         deadline = time.monotonic() + req.get("wait", 0.3)
-        while time.monotonic() < deadline:
-            if any(req["needle"] in line for line in lines[-200:]):
+        start = max(0, len(lines) - 500)
+        while True:
+            end = len(lines)  # each line is looked at once
+            if any(n in line for line in lines[start:end] for n in needles):
                 return {"seen": True}
+            start = end
+            if time.monotonic() >= deadline:
+                return {"seen": False}
             time.sleep(0.005)
-        return {"seen": False}
 
     def op_collect(self, req: dict) -> dict:
         p, reader, lines = self.spawned.pop(req["handle"])
