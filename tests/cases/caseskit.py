@@ -65,14 +65,73 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
-def explain(rules: Path | str, frm: str, to: str, *extra: str, topology: Path | None = None) -> Answer:
-    """``natsim explain RULES --from FRM --to TO --json [--topology T] EXTRA``."""
-    argv = ["explain", str(rules), "--from", frm, "--to", to, "--json", "--no-fix", *extra]
-    if topology is not None:
-        argv += ["--topology", str(topology)]
-    status, out, err = run_cli(argv)
+def explain_argv(*argv: str) -> Answer:
+    """``natsim explain ARGV --json --no-fix``: for questions whose arguments a test spells itself."""
+    status, out, err = run_cli(["explain", *argv, "--json", "--no-fix"])
     assert status in (0, 1), f"natsim explain exited {status}: {err}"
     return Answer(status, json.loads(out), err)
+
+
+def explain(rules: Path | str, frm: str, to: str, *extra: str, topology: Path | None = None) -> Answer:
+    """``natsim explain RULES --from FRM --to TO --json [--topology T] EXTRA``."""
+    argv = [str(rules), "--from", frm, "--to", to, *extra]
+    if topology is not None:
+        argv += ["--topology", str(topology)]
+    return explain_argv(*argv)
+
+
+def assert_answer(a: Answer, verdict: str, seen: str | None = None, rule: str | None = None) -> None:
+    """The verdict, and the source the server sees and the deciding rule where the case names them."""
+    assert a.verdict == verdict, a.data["reason"]
+    if seen is not None:
+        assert a.seen == seen
+    if rule is not None:
+        assert a.rule == rule, a.deciding
+
+
+def hosts_of(cases: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
+    """The cases the lab can send, grouped by their host spec (``case[1]``) so each host is built once."""
+    hosts: dict[int, list[tuple[Any, ...]]] = {}
+    for case in cases:
+        if lab_can_send(case[2], case[3]):
+            hosts.setdefault(id(case[1]), []).append(case)
+    return list(hosts.values())
+
+
+def toml_value(v: object) -> str:
+    """A TOML value for the small topology files tests write: string, integer, list or inline table."""
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    return str(v) if isinstance(v, int) else json.dumps(v)
+
+
+def toml_block(header: str, **keys: object) -> str:
+    """``[[HEADER]]`` and its keys (``None`` values left out; ``_`` in a key written as ``-``), after a blank line."""
+    lines = [f"[[{header}]]"] + [f"{k.replace('_', '-')} = {toml_value(v)}" for k, v in keys.items() if v is not None]
+    return "\n" + "\n".join(lines) + "\n"
+
+
+def interface(name: str, kind: str, *addresses: str) -> str:
+    """A ``[[namespace.interface]]`` block."""
+    return toml_block("namespace.interface", name=name, kind=kind, addresses=list(addresses))
+
+
+def route(dst: str, dev: str, via: str | None = None, scope: str | None = None, table: int | None = None) -> str:
+    """A ``[[namespace.route]]`` block (keys in the order the snapshot docs show)."""
+    return toml_block("namespace.route", dst=dst, via=via, dev=dev, scope=scope, table=table)
+
+
+def host_namespace(*blocks: str, sysctl: dict[str, int] | None = None) -> str:
+    """The host's ``[[namespace]]`` with its loopback first, then ``blocks`` (interfaces, then routes)."""
+    return toml_block("namespace", name="host", sysctl=sysctl) + interface("lo", "loopback", "127.0.0.1/8") + "".join(blocks)
+
+
+UPLINK = interface("eth0", "physical", "198.18.0.1/24")
+"""The uplink the small hand-made hosts share: eth0 at 198.18.0.1/24 ..."""
+UPLINK_ROUTES = route("default", "eth0", via="198.18.0.254") + route("198.18.0.0/24", "eth0", scope="link")
+"""... its default route via 198.18.0.254 and its link route."""
 
 
 def write_host(tmp: Path, name: str, spec: Host) -> tuple[Path, Path]:

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import pytest
 
-from caseskit import CORPUS, KERNEL_VERDICT, explain, kernel_probes, lab_can_send, lab_source, write_host
+from caseskit import CORPUS, KERNEL_VERDICT, assert_answer, explain, hosts_of, kernel_probes, lab_source, write_host
 from tests.kernel.scenarios.catalog import golden
 from tests.lab.rulesets import with_rules
 
@@ -119,23 +119,14 @@ IDS = [c[0] for c in CASES]
 def test_natsim_gives_the_reported_symptom(case, tmp_path):
     name, spec, frm, dst, port, verdict, seen, rule, _ = case
     rules, topo = write_host(tmp_path, name, spec)
-    a = explain(rules, lab_source(frm), f"{dst}:{port}/tcp", topology=topo)
-    assert a.verdict == verdict, a.data["reason"]
-    if seen is not None:
-        assert a.seen == seen
-    if rule is not None:
-        assert a.rule == rule, a.deciding
+    assert_answer(explain(rules, lab_source(frm), f"{dst}:{port}/tcp", topology=topo), verdict, seen, rule)
 
 
 @pytest.mark.kernel
 def test_the_kernel_agrees():
     """All cases in the lab (nft backend), one host per distinct ruleset, probes in parallel."""
-    hosts: dict[int, list] = {}
-    for case in CASES:
-        if lab_can_send(case[2], case[3]):
-            hosts.setdefault(id(case[1]), []).append(case)
     wrong = []
-    for cases in hosts.values():
+    for cases in hosts_of(CASES):
         spec = cases[0][1]
         reqs = [{"frm": c[2], "dst": c[3], "port": c[4], "timeout": 0.5} for c in cases]
         for case, probe in zip(cases, kernel_probes(spec, reqs)):

@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import pytest
 
-from caseskit import CORPUS, KERNEL_VERDICT, explain, kernel_probes, lab_can_send, lab_source, write_host
+from caseskit import CORPUS, KERNEL_VERDICT, assert_answer, explain, hosts_of, kernel_probes, lab_source, write_host
 from tests.kernel.scenarios.catalog import EXT_BRIDGES, standard_host
 from tests.lab import Bridge, Container, Listen
 from tests.lab.rulesets import iptablesdoc, with_rules
@@ -105,22 +105,13 @@ def test_natsim_keeps_dockers_promise(case, tmp_path):
         (snap / "iptables.rules").write_text(spec.rules_v4)
         (snap / "ipset.txt").write_text(spec.ipsets)
         rules = snap
-    a = explain(rules, lab_source(frm), f"{dst}:{port}/tcp", topology=topo)
-    assert a.verdict == verdict, a.data["reason"]
-    if seen is not None:
-        assert a.seen == seen
-    if rule is not None:
-        assert a.rule == rule, a.deciding
+    assert_answer(explain(rules, lab_source(frm), f"{dst}:{port}/tcp", topology=topo), verdict, seen, rule)
 
 
 @pytest.mark.kernel
 def test_the_kernel_agrees():
-    hosts: dict[int, list] = {}
-    for case in CASES:
-        if lab_can_send(case[2], case[3]):
-            hosts.setdefault(id(case[1]), []).append(case)
     wrong = []
-    for cases in hosts.values():
+    for cases in hosts_of(CASES):
         reqs = [{"frm": c[2], "dst": c[3], "port": c[4], "timeout": 0.3} for c in cases]
         for case, probe in zip(cases, kernel_probes(cases[0][1], reqs)):
             name, _, _, _, _, verdict, seen, _ = case

@@ -24,7 +24,7 @@ from dataclasses import replace
 
 import pytest
 
-from caseskit import CORPUS, KERNEL_VERDICT, explain, kernel_probes, run_cli, user_toml
+from caseskit import CORPUS, KERNEL_VERDICT, explain, kernel_probes, route, run_cli, toml_block, user_toml
 from tests.kernel.scenarios.catalog import golden
 from tests.lab.rulesets import iptablesdoc
 
@@ -41,35 +41,10 @@ SYNO_WORKAROUND = replace(SYNO, rules_v4="\n".join(
     line for line in SYNO_RULES.splitlines() if not line.startswith("-A DEFAULT_OUTPUT")) + "\n")
 # DSM: `ip rule add from <LAN IP> lookup ovs_eth0-table` (here table 100, priority 32000) whose routes lead out
 # the uplink only
-POLICY_ROUTING = f"""
-[[namespace.rule]]
-priority = 0
-table = "local"
-
-[[namespace.rule]]
-priority = 32000
-from = "{H1}/32"
-table = 100
-
-[[namespace.rule]]
-priority = 32766
-table = "main"
-
-[[namespace.rule]]
-priority = 32767
-table = "default"
-
-[[namespace.route]]
-dst = "198.18.0.0/24"
-dev = "eth0"
-table = 100
-
-[[namespace.route]]
-dst = "default"
-via = "198.18.0.2"
-dev = "eth0"
-table = 100
-"""
+POLICY_ROUTING = "".join(toml_block("namespace.rule", **rule) for rule in (
+    {"priority": 0, "table": "local"}, {"priority": 32000, "from": f"{H1}/32", "table": 100},
+    {"priority": 32766, "table": "main"}, {"priority": 32767, "table": "default"},
+)) + route("198.18.0.0/24", "eth0", table=100) + route("default", "eth0", via="198.18.0.2", table=100)
 IP_RULE = (("ip", "route", "add", "198.18.0.0/24", "dev", "eth0", "table", "100"),
            ("ip", "route", "add", "default", "via", "198.18.0.2", "dev", "eth0", "table", "100"),
            ("ip", "rule", "add", "from", H1, "lookup", "100", "priority", "32000"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from caseskit import CORPUS, explain
+from caseskit import CORPUS, UPLINK, UPLINK_ROUTES, explain, host_namespace, interface, route, toml_block
 
 KUBE = CORPUS / "kube-proxy-test-overall-iptables-rules.restore.rules"
 # kube-proxy's jump rules (proxier.go iptablesJumpChains), minus their comments
@@ -29,53 +29,11 @@ JUMPS = {
                "-A OUTPUT -j KUBE-FIREWALL"],
     "nat": ["-A PREROUTING -j KUBE-SERVICES", "-A OUTPUT -j KUBE-SERVICES", "-A POSTROUTING -j KUBE-POSTROUTING"],
 }
-PODS = "".join(f"""
-[[container]]
-name = "pod{i}"
-network-mode = "cni"
-address = "10.180.0.{i}/24"
-""" for i in range(1, 6))
-TOPOLOGY = """
-[[network]]
-name = "cni"
-bridge = "cni0"
-subnet = "10.180.0.0/24"
-gateway = "10.180.0.254"
-""" + PODS + """
-[[namespace]]
-name = "host"
-sysctl = { "net.ipv4.ip_forward" = 1 }
-
-[[namespace.interface]]
-name = "lo"
-kind = "loopback"
-addresses = ["127.0.0.1/8"]
-
-[[namespace.interface]]
-name = "eth0"
-kind = "physical"
-addresses = ["198.18.0.1/24"]
-
-[[namespace.interface]]
-name = "cni0"
-kind = "bridge"
-addresses = ["10.180.0.254/24"]
-
-[[namespace.route]]
-dst = "default"
-via = "198.18.0.254"
-dev = "eth0"
-
-[[namespace.route]]
-dst = "198.18.0.0/24"
-dev = "eth0"
-scope = "link"
-
-[[namespace.route]]
-dst = "10.180.0.0/24"
-dev = "cni0"
-scope = "link"
-"""
+PODS = "".join(toml_block("container", name=f"pod{i}", network_mode="cni", address=f"10.180.0.{i}/24")
+               for i in range(1, 6))
+TOPOLOGY = toml_block("network", name="cni", bridge="cni0", subnet="10.180.0.0/24", gateway="10.180.0.254") + PODS + \
+    host_namespace(UPLINK, interface("cni0", "bridge", "10.180.0.254/24"), UPLINK_ROUTES,
+                   route("10.180.0.0/24", "cni0", scope="link"), sysctl={"net.ipv4.ip_forward": 1})
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,9 @@ from dataclasses import replace
 
 import pytest
 
-from caseskit import CORPUS, KERNEL_VERDICT, explain, kernel_probes, lab_source, run_cli, write_host
+from caseskit import (
+    CORPUS, KERNEL_VERDICT, UPLINK, explain, host_namespace, interface, kernel_probes, lab_source, route, run_cli, write_host,
+)
 from tests.kernel.scenarios.catalog import ufw_libvirt
 
 HOSTAUDIT = CORPUS / "hostaudit-ufw-docker28-libvirt-counters.v4.rules"
@@ -79,61 +81,18 @@ def test_hostaudit_kernel_agrees():
     assert all(k == want for _, _, k, want in got), got
 
 
-FREE5GC_TOPOLOGY = """
-[[namespace]]
-name = "host"
-sysctl = { "net.ipv4.ip_forward" = 1, "net.ipv4.conf.all.rp_filter" = 2 }
-
-[[namespace.interface]]
-name = "lo"
-kind = "loopback"
-addresses = ["127.0.0.1/8"]
-
-[[namespace.interface]]
-name = "eth1"
-kind = "physical"
-addresses = ["10.88.120.100/24", "10.88.120.99/24", "192.168.3.89/24"]
-
-[[namespace.interface]]
-name = "eth0"
-kind = "physical"
-addresses = ["172.30.255.96/20"]
-
-[[namespace.interface]]
-name = "br-free5gc"
-kind = "bridge"
-addresses = ["10.100.200.1/24"]
-
-[[namespace.route]]
-dst = "default"
-via = "172.30.240.1"
-dev = "eth0"
-
-[[namespace.route]]
-dst = "172.30.240.0/20"
-dev = "eth0"
-scope = "link"
-
-[[namespace.route]]
-dst = "10.88.120.0/24"
-dev = "eth1"
-scope = "link"
-
-[[namespace.route]]
-dst = "192.168.3.0/24"
-dev = "eth1"
-scope = "link"
-
-[[namespace.route]]
-dst = "10.100.200.0/24"
-dev = "br-free5gc"
-scope = "link"
-
-[[namespace.route]]
-dst = "10.60.0.0/24"
-via = "10.100.200.7"
-dev = "br-free5gc"
-"""
+FREE5GC_TOPOLOGY = host_namespace(
+    interface("eth1", "physical", "10.88.120.100/24", "10.88.120.99/24", "192.168.3.89/24"),
+    interface("eth0", "physical", "172.30.255.96/20"),
+    interface("br-free5gc", "bridge", "10.100.200.1/24"),
+    route("default", "eth0", via="172.30.240.1"),
+    route("172.30.240.0/20", "eth0", scope="link"),
+    route("10.88.120.0/24", "eth1", scope="link"),
+    route("192.168.3.0/24", "eth1", scope="link"),
+    route("10.100.200.0/24", "br-free5gc", scope="link"),
+    route("10.60.0.0/24", "br-free5gc", via="10.100.200.7"),
+    sysctl={"net.ipv4.ip_forward": 1, "net.ipv4.conf.all.rp_filter": 2},
+)
 
 
 @pytest.fixture(scope="module")
@@ -159,31 +118,8 @@ def test_free5gc_lan_that_the_dump_accepts_arrives_on_eth1(free5gc_topology):
 
 
 SERVERAUDIT = CORPUS / "serveraudit-docker29-default-ubuntu2404.rules"
-UPLINK_ONLY = """
-[[namespace]]
-name = "host"
-sysctl = { "net.ipv4.ip_forward" = 1 }
-
-[[namespace.interface]]
-name = "lo"
-kind = "loopback"
-addresses = ["127.0.0.1/8"]
-
-[[namespace.interface]]
-name = "eth0"
-kind = "physical"
-addresses = ["198.18.0.1/24"]
-
-[[namespace.interface]]
-name = "docker0"
-kind = "bridge"
-addresses = ["172.17.0.1/16"]
-
-[[namespace.route]]
-dst = "default"
-via = "198.18.0.254"
-dev = "eth0"
-"""
+UPLINK_ONLY = host_namespace(UPLINK, interface("docker0", "bridge", "172.17.0.1/16"),
+                             route("default", "eth0", via="198.18.0.254"), sysctl={"net.ipv4.ip_forward": 1})
 
 
 @pytest.mark.parametrize("client, verdict", [("103.204.159.72", "blocked"), ("203.0.113.50", "reachable")])

@@ -2,56 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import ipaddress
-import json
 from pathlib import Path
 
 import pytest
 
-from natsim.cli import main
 from natsim.topology.merge import merge
 from natsim.topology.model import DockerNetwork, Provenance, Topology, read_from
+from tests.cases.caseskit import UPLINK, UPLINK_ROUTES, explain_argv, host_namespace, interface, route, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "fixtures" / "corpus" / "moby-iptabler-golden-default-proxy-icc-masq-nat.rules"
 
-TWO_UPLINKS = """
-[[namespace]]
-name = "host"
-sysctl = { "net.ipv4.ip_forward" = 1 }
-
-[[namespace.interface]]
-name = "lo"
-kind = "loopback"
-addresses = ["127.0.0.1/8"]
-
-[[namespace.interface]]
-name = "eth0"
-kind = "physical"
-addresses = ["198.18.0.1/24"]
-
-[[namespace.interface]]
-name = "eth1"
-kind = "physical"
-addresses = ["192.168.3.1/24"]
-
-[[namespace.route]]
-dst = "default"
-via = "198.18.0.254"
-dev = "eth0"
-
-[[namespace.route]]
-dst = "198.18.0.0/24"
-dev = "eth0"
-scope = "link"
-
-[[namespace.route]]
-dst = "192.168.3.0/24"
-dev = "eth1"
-scope = "link"
-"""
+TWO_UPLINKS = host_namespace(
+    UPLINK, interface("eth1", "physical", "192.168.3.1/24"), UPLINK_ROUTES, route("192.168.3.0/24", "eth1", scope="link"),
+    sysctl={"net.ipv4.ip_forward": 1},
+)
 
 FILTER = """*filter
 :INPUT DROP [0:0]
@@ -63,16 +29,11 @@ COMMIT
 
 
 def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main(list(argv))
-    return status, out.getvalue(), err.getvalue()
+    return run_cli(list(argv))
 
 
 def explain_json(*argv: str) -> dict:
-    status, out, err = cli("explain", *argv, "--json", "--no-fix")
-    assert status in (0, 1), err
-    return json.loads(out)
+    return explain_argv(*argv).data
 
 
 @pytest.fixture
@@ -126,20 +87,7 @@ def test_pasted_ipv6_dump_gets_an_assumed_uplink(tmp_path: Path) -> None:
     assert any("2001:db8:ffff::1/64" in a for a in data["assumptions"])
 
 
-V4_ONLY_HOST = """
-[[namespace]]
-name = "host"
-
-[[namespace.interface]]
-name = "lo"
-kind = "loopback"
-addresses = ["127.0.0.1/8"]
-
-[[namespace.interface]]
-name = "eth0"
-kind = "physical"
-addresses = ["198.18.0.1/24"]
-"""
+V4_ONLY_HOST = host_namespace(UPLINK)
 
 
 @pytest.mark.parametrize("routes_given", [False, True])
@@ -147,7 +95,7 @@ def test_no_route_is_a_fact_only_when_the_routes_were_read(tmp_path: Path, route
     rules = tmp_path / "r.ip6.rules"
     rules.write_text(FILTER.format(rules="").replace(":INPUT DROP", ":INPUT ACCEPT"))
     topo = tmp_path / "host.toml"
-    routes = '\n[[namespace.route]]\ndst = "198.18.0.0/24"\ndev = "eth0"\nscope = "link"\n'
+    routes = route("198.18.0.0/24", "eth0", scope="link")
     topo.write_text(V4_ONLY_HOST + (routes if routes_given else ""))
     data = explain_json(str(rules), "--from", "host", "--to", "[2001:db8::9]:80/tcp", "--topology", str(topo))
     if routes_given:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import os
 import subprocess
 import sys
@@ -12,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from natsim.cli import main
+from tests.cases.caseskit import explain_argv
 
 #: IPv6 extension-header matches on a packet with no extension header: none matches, negated or not.
 EXT_RULES = [
@@ -68,9 +65,5 @@ def test_natsim_agrees_on_extension_header_matches(tmp_path: Path) -> None:
     rules = tmp_path / "ext.ip6.rules"
     rules.write_text("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
                      + "\n".join(EXT_RULES) + "\n-A INPUT -s 2001:db8:9::/48 -j ACCEPT\nCOMMIT\n")  # IPv6 by content
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main(["explain", str(rules), "--from", "host", "--to", f"[::1]:{PORT}/tcp", "--json", "--no-fix"])
-    assert status in (0, 1), err.getvalue()
-    data = json.loads(out.getvalue())
+    data = explain_argv(str(rules), "--from", "host", "--to", f"[::1]:{PORT}/tcp").data
     assert data["verdict"] == "reachable" and not data["depends_on"], (data["reason"], data["depends_on"])

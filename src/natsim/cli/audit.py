@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from natsim.cli._common import add_report_parser, add_topology, write_output
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,33 +24,24 @@ def run(args: argparse.Namespace) -> int:
         floor = Severity.parse(args.min_severity)
         findings = [f for f in findings if f.severity >= floor]
     text = RENDERERS[args.format](findings, loaded.source)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        sys.stdout.write(text)
+    write_output(text, args.output)
     if fail_on is not None and any(f.severity >= fail_on for f in findings):
         return 1
     return 0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "audit",
+    p = add_report_parser(
+        subparsers, "audit",
         help="findings: Docker bypassing the firewall, dead ports, shadowed rules, uncertainty ...",
         description="Audit a ruleset offline: each finding has a severity, the rules involved (file:line), "
         "why it matters and a fix.",
+        formats=("text", "json", "sarif"), output_help="write the report to FILE instead of stdout",
     )
-    p.add_argument("target", metavar="RULES_OR_SNAPSHOT", help="an iptables-save/-S/restore file, a snapshot directory, or 'live'")
-    p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
     p.add_argument(
         "--fail-on", metavar="SEVERITY",
         help="exit with status 1 when a finding is at or above SEVERITY (info, low, medium, high, critical)",
     )
     p.add_argument("--min-severity", metavar="SEVERITY", help="report only findings at or above SEVERITY")
-    p.add_argument(
-        "--topology", action="append", default=[], metavar="FILE",
-        help="topology facts: a .toml file or docker inspect JSON (repeatable)",
-    )
+    add_topology(p)
     p.set_defaults(func=run)

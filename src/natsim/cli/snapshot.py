@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from natsim.cli._common import add_topology
 from natsim.errors import UsageError
 from natsim.topology.docker_inspect import parse_container_inspect
 from natsim.topology.snapshot import CONTAINER_FILES, CONTAINERS_DIR, SNAPSHOT_FILES, read_snapshot
@@ -35,8 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--show", action="store_true",
                    help="write nothing: read the snapshot in DIR and print the topology natsim sees"
                    " (with what the rules imply, conflicts, assumptions and missing files)")
-    p.add_argument("--topology", metavar="FILE", action="append", default=[],
-                   help="with --show: also a TOML topology or docker inspect JSON file (repeatable; later wins)")
+    add_topology(p, "with --show: also a TOML topology or docker inspect JSON file (repeatable; later wins)")
     p.add_argument("--toml", action="store_true",
                    help="with --show: print the topology as natsim topology TOML, to edit for what-if questions")
     p.set_defaults(func=run)

@@ -5,18 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from natsim.cli.explain import add_question_arguments
+from natsim.cli._common import add_question_parser, ask_question
 
 
 def run(args: argparse.Namespace) -> int:
-    from natsim.explain.ask import ask
     from natsim.explain.render_json import answer_json
     from natsim.explain.render_text import trace_text
 
-    answer = ask(
-        args.target, args.source, args.destination, args.topology, args.via,
-        fixes=False, netns=args.netns, lenient=args.lenient,
-    )
+    answer = ask_question(args, fixes=False)
     if args.json:
         print(json.dumps(answer_json(answer), indent=2))
     else:
@@ -25,10 +21,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "trace",
+    p = add_question_parser(
+        subparsers, "trace",
         help="every hook, table, chain and rule the request and its reply pass, with the packet before and after NAT",
         description="Simulate one connection and print each step: namespace, hook, table, chain, rule, match, packet.",
     )
-    add_question_arguments(p)
     p.set_defaults(func=run)

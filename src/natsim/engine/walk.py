@@ -301,6 +301,10 @@ class Run:
             q = p.with_(in_iface="lo", out_iface=None)
             self.ip_receive(ns, q, "lo")
             return
+        self.send_on_link(ns, p, out, nh)
+
+    def send_on_link(self, ns: Ns, p: Packet, out: str, nh: IPAddress) -> None:
+        """Hand ``p`` to the neighbour ``nh`` on ``out``: into its bridge, or straight to its namespace."""
         seg = self.world.segment(ns.name, out)
         if seg is None:
             raise self.stop("dropped", ns.name, p, f"{ns.name} interface {out} leads nowhere natsim knows",
@@ -464,18 +468,7 @@ class Run:
                 return
         p = self.hooks(ns, "FORWARD", p)
         p = self.hooks(ns, "POSTROUTING", p, nh)
-        seg = self.world.segment(ns.name, out)
-        if seg is None:
-            raise self.stop("dropped", ns.name, p, f"{ns.name} interface {out} leads nowhere natsim knows",
-                            "unreachable")
-        me_out = seg.member(ns.name, out)
-        owner = self.world.owner_on(seg, nh, exclude=me_out)
-        if owner is None:
-            raise self.no_neighbour(ns, p, seg, out, nh)
-        if seg.kind == "bridge" and me_out is not None and me_out.port is not None:
-            self.bridge_in(seg, me_out, owner, p)
-            return
-        self.receive(owner, p)
+        self.send_on_link(ns, p, out, nh)
 
     def _bridged_forward(self, ns: Ns, p: Packet, seg: Segment, me: Member, owner: Member) -> None:
         """br_nf_forward_ip / br_nf_post_routing: FORWARD and POSTROUTING with -i/-o the bridge."""

@@ -70,22 +70,25 @@ def _report(answer: "Answer", wanted: str) -> str:
     )
 
 
+def _expect_all(net: NetLike, source: str, destination: str, via: str | None, wanted: str) -> "Answer":
+    """The answer, when every flow to ``destination`` has the verdict ``wanted`` (else AssertionError with the trace)."""
+    __tracebackhide__ = True  # pytest: show the test's line and natsim's report, not this frame
+    answer = reachability(net, source, destination, via)
+    if not answer.flows or any(f.verdict != wanted for f in answer.flows):
+        raise AssertionError(_report(answer, wanted))
+    return answer
+
+
 def assert_reachable(net: NetLike, source: str, destination: str, via: str | None = None) -> "Answer":
     """Every address ``destination`` resolves to is reachable from ``source`` (else AssertionError with the trace)."""
     __tracebackhide__ = True  # pytest: show the test's line and natsim's report, not this frame
-    answer = reachability(net, source, destination, via)
-    if not answer.flows or any(f.verdict != "reachable" for f in answer.flows):
-        raise AssertionError(_report(answer, "reachable"))
-    return answer
+    return _expect_all(net, source, destination, via, "reachable")
 
 
 def assert_not_reachable(net: NetLike, source: str, destination: str, via: str | None = None) -> "Answer":
     """No address ``destination`` resolves to is reachable from ``source``; *unknown* fails too, saying why."""
     __tracebackhide__ = True  # pytest: show the test's line and natsim's report, not this frame
-    answer = reachability(net, source, destination, via)
-    if not answer.flows or any(f.verdict != "blocked" for f in answer.flows):
-        raise AssertionError(_report(answer, "blocked"))
-    return answer
+    return _expect_all(net, source, destination, via, "blocked")
 
 
 @dataclass(frozen=True)
