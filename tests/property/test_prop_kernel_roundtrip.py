@@ -7,9 +7,7 @@ restores its tables (which replaces them whole) and compares table by table.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import uuid
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +19,8 @@ from natsim.testing import rulesets
 from natsim.testing.docker import docker_hosts, docker_ipsets, docker_rules
 from natsim.testing.kube import kube_rules, kube_services
 
+from propkit import scratch_netns
+
 pytestmark = pytest.mark.kernel
 
 TOOLS = {("legacy", 4): "iptables-legacy", ("nft", 4): "iptables-nft",
@@ -31,12 +31,8 @@ BUDGET = settings(max_examples=max(15, settings().max_examples // 6), deadline=N
 
 @pytest.fixture(scope="module")
 def netns():
-    name = f"prop-rt-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    subprocess.run(["ip", "netns", "add", name], check=True, timeout=10)
-    try:
+    with scratch_netns("prop-rt") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False, timeout=10)
 
 
 def kernel_roundtrip(netns: str, backend: str, family: int, text: str) -> str:

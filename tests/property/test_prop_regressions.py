@@ -13,9 +13,7 @@ record becomes ``fixed``.  Kernel-marked tests re-measure each record so it cann
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
@@ -26,6 +24,8 @@ from natsim.parse import parse_text
 from natsim.testing.docker import docker_rules, host_from_dict
 from natsim.testing.topology import FlowSpec, flow_of, topology_of
 from natsim.testing.verdicts import compare
+
+from propkit import scratch_netns
 
 ROOT = Path(__file__).resolve().parents[2] / "fixtures" / "regressions"
 RECORDS = {p.stem: json.loads(p.read_text()) for p in sorted(ROOT.glob("*.json"))}
@@ -102,12 +102,8 @@ def test_differential_record(name: str) -> None:
 
 @pytest.fixture(scope="module")
 def netns():
-    name = f"prop-reg-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    subprocess.run(["ip", "netns", "add", name], check=True, timeout=10)
-    try:
+    with scratch_netns("prop-reg") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False, timeout=10)
 
 
 @pytest.mark.kernel

@@ -131,6 +131,8 @@ def _words_getter(indices: tuple[int, ...]) -> Callable[[list[str]], Any]:
 # Recipes compare by identity (eq=False): they are interning keys, hashed per line.
 @dataclass(frozen=True, slots=True, eq=False)
 class MatchRecipe:
+    """How to build one ``-m`` match (or, as TargetRecipe, the target) from a line's words."""
+
     name_index: int
     cls: type | None
     steps: tuple[Step, ...]
@@ -140,14 +142,8 @@ class MatchRecipe:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class TargetRecipe:
-    kind: str  # "typed" | "named" (a chain or an unknown target, decided per line) | "goto"
-    name_index: int
-    cls: type | None
-    steps: tuple[Step, ...]
-    args: tuple[int, ...]
-    key_words: Callable[[list[str]], Any] = dataclasses.field(default=lambda words: ())
-    key_indices: tuple[int, ...] = ()  # the words key_words picks
+class TargetRecipe(MatchRecipe):
+    kind: str = "typed"  # "typed" | "named" (a chain or an unknown target, decided per line) | "goto"
 
 
 #: Positions of the Rule fields a basic option sets (Rule's positional order).
@@ -191,6 +187,12 @@ def _find_owner(owners: list[Owner], flag: str) -> tuple[Owner, str, OptionSpec]
 
 def _owner_for(cls: type | None, role: str, name: str, index: int) -> Owner:
     return Owner(role, name, cls, flag_table(cls) if cls is not None else {}, index)
+
+
+def _recipe(cls: type[MatchRecipe], owner: Owner, **extra: Any) -> Any:
+    """The recipe of one option owner (a match or the target): its words, steps and interning key."""
+    keys = _key_indices(owner)
+    return cls(owner.index, owner.cls, tuple(owner.steps), tuple(owner.args), _words_getter(keys), keys, **extra)
 
 
 def compile_rule(plan: LinePlan, key: tuple[str, ...]) -> RuleRecipe:
@@ -280,15 +282,8 @@ def compile_rule(plan: LinePlan, key: tuple[str, ...]) -> RuleRecipe:
             raise LineProblem(opt.flag, f"expected {spec.canonical} only once in -m {owner.name}", found=flag)
         owner.seen[field] = opt.flag
         owner.steps.append(step)
-    matches = tuple(
-        MatchRecipe(o.index, o.cls, tuple(o.steps), tuple(o.args), _words_getter(_key_indices(o)), _key_indices(o))
-        for o in owners if o.role == "match"
-    )
-    target_recipe = None
-    if target is not None:
-        keys = _key_indices(target)
-        target_recipe = TargetRecipe(target_kind, target.index, target.cls, tuple(target.steps),
-                                     tuple(target.args), _words_getter(keys), keys)
+    matches = tuple(_recipe(MatchRecipe, o) for o in owners if o.role == "match")
+    target_recipe = None if target is None else _recipe(TargetRecipe, target, kind=target_kind)
     fast = tuple(
         (RULE_POSITION[s.field], s.kind, s.values if s.kind == "counters" else (s.values[0] if s.values else -1),
          s.negated)

@@ -15,9 +15,10 @@ pyroute2 gives equal models.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from functools import cached_property
-from typing import Literal, Union
+from typing import Literal, TypeVar, Union
 
 from natsim.engine.tri import Tri, Unknown
 from natsim.model.location import Location
@@ -708,6 +709,16 @@ class BridgePort:
 # --------------------------------------------------------------------------- topology
 
 
+_HasId = TypeVar("_HasId", "DockerNetwork", "Container")
+
+
+def _by_id_prefix(items: Iterable[_HasId], prefix: str) -> _HasId | None:
+    """The first item whose Docker id starts with ``prefix``, when it is at least a short id (12 characters)."""
+    if len(prefix) < 12:
+        return None
+    return next((x for x in items if x.id is not None and x.id.startswith(prefix)), None)
+
+
 @dataclass(frozen=True)
 class Topology:
     """Everything known about one Docker host and its surroundings."""
@@ -738,10 +749,7 @@ class Topology:
         for n in self.networks or ():
             if n.name == name_or_bridge or n.bridge == name_or_bridge:
                 return n
-        for n in self.networks or ():
-            if n.id is not None and len(name_or_bridge) >= 12 and n.id.startswith(name_or_bridge):
-                return n
-        return None
+        return _by_id_prefix(self.networks or (), name_or_bridge)
 
     def network_of_address(self, address: IPAddress) -> DockerNetwork | None:
         for n in self.networks or ():
@@ -763,10 +771,7 @@ class Topology:
         by_name = self._containers_by_name.get(key)
         if by_name is not None:
             return by_name
-        for c in self.containers or ():
-            if c.id is not None and len(key) >= 12 and c.id.startswith(key):
-                return c
-        return None
+        return _by_id_prefix(self.containers or (), key)
 
     def container_at(self, address: IPAddress) -> Container | None:
         for c in self.containers or ():
