@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="iptables ipset iproute2 nftables conntrack python3 python3-venv python3-pip"
+APT_PACKAGES="iptables ipset iproute2 nftables conntrack procps python3 python3-venv python3-pip"
 missing=""
 for pkg in $APT_PACKAGES; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
