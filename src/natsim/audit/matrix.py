@@ -16,8 +16,10 @@ from natsim.engine.flow import Flow
 from natsim.engine.result import FlowResult
 from natsim.explain.ruletext import RuleRef, step_rule_ref
 from natsim.explain.summary import nat_changes
+from natsim.model.construct import fast_init
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One flow of a cell and its answer."""
@@ -46,6 +48,7 @@ class Entry:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Cell:
     zone: Zone

@@ -55,6 +55,10 @@ class Network:
             out.extend(self.topology.assumptions())
         return tuple(dict.fromkeys(out))
 
+    @cached_property
+    def assumption_set(self) -> frozenset[str]:
+        return frozenset(self.assumptions)
+
     def compiled(self, namespace: str, family: int) -> CRuleset | None:
         return self._compiled.get((namespace, family))
 

@@ -7,15 +7,16 @@ can show the packet before and after every step.
 from __future__ import annotations
 
 import ipaddress
-import operator
 from dataclasses import dataclass, fields
 from typing import Literal
 
+from natsim.model.construct import fast_init
 from natsim.model.values import IPAddress
 
 Proto = Literal["tcp", "udp", "sctp", "icmp", "icmpv6"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Tuple5:
     """A conntrack tuple: what identifies one direction of a connection."""
@@ -30,6 +31,7 @@ class Tuple5:
         return Tuple5(self.dst, self.src, self.proto, self.dport, self.sport)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Conn:
     """A conntrack entry as the packet sees it (``-m conntrack``/``-m state`` read this).
@@ -47,7 +49,8 @@ class Conn:
     mark: int = 0  # connmark
 
 
-@dataclass(frozen=True, slots=True)
+@fast_init
+@dataclass(frozen=True)
 class Packet:
     family: int  # 4 or 6
     src: IPAddress
@@ -74,15 +77,12 @@ class Packet:
 
     def with_(self, **changes: object) -> "Packet":
         """A copy with some fields changed (a fast ``dataclasses.replace``: the walk makes many)."""
-        values = list(_GET_ALL(self))
-        for name, value in changes.items():
-            index = _FIELD_INDEX.get(name)
-            if index is None:
-                raise TypeError(f"Packet has no field {name!r}")
-            values[index] = value
+        if not _FIELD_SET.issuperset(changes):
+            raise TypeError(f"Packet has no field {sorted(set(changes) - _FIELD_SET)[0]!r}")
         new = object.__new__(Packet)
-        for setter, value in zip(_SETTERS, values):
-            setter(new, value)
+        d = new.__dict__
+        d.update(self.__dict__)
+        d.update(changes)
         return new
 
     def tuple(self) -> Tuple5:
@@ -111,10 +111,7 @@ class Packet:
         return s + (f" ({' '.join(ifs)})" if ifs else "")
 
 
-_PACKET_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Packet))
-_FIELD_INDEX = {name: i for i, name in enumerate(_PACKET_FIELDS)}
-_GET_ALL = operator.attrgetter(*_PACKET_FIELDS)
-_SETTERS = tuple(getattr(Packet, name).__set__ for name in _PACKET_FIELDS)  # the slots' own descriptors
+_FIELD_SET = frozenset(f.name for f in fields(Packet))
 
 
 def address(text: str) -> IPAddress:

@@ -10,6 +10,7 @@ from typing import Literal
 
 from natsim.engine.packet import Packet
 from natsim.engine.tri import Unknown
+from natsim.model.construct import fast_init
 from natsim.model.ruleset import Rule
 from natsim.model.values import IPAddress
 
@@ -29,6 +30,7 @@ StepKind = Literal[
 ]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Step:
     kind: StepKind
@@ -44,6 +46,7 @@ class Step:
     note: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Leg:
     """One direction of the connection: the request, or the reply coming back."""
@@ -54,6 +57,7 @@ class Leg:
     deciding: Step | None = None  # the step that decided delivery or drop
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """One possible end of a flow.  Several outcomes arise from ``-m statistic`` or unknown branches."""
@@ -76,6 +80,7 @@ class Outcome:
     end: str = ""
 
 
+@fast_init
 @dataclass(frozen=True)
 class FlowResult:
     """Every outcome of one flow, with the assumptions the topology made to get there."""

@@ -73,7 +73,8 @@ def _simulate(net: Network, flow: Flow, max_branches: int) -> FlowResult:
         outcomes.append(Outcome("unknown", (), None, reason=f"more than {max_branches} branches (unknown facts "
                                 "and statistic rules) were not explored", end="unknown"))
     extra = [a for _, _, more in results for a in more]
-    assumptions = net.assumptions + tuple(dict.fromkeys(a for a in extra if a not in net.assumptions))
+    known = net.assumption_set
+    assumptions = net.assumptions + tuple(dict.fromkeys(a for a in extra if a not in known))
     return FlowResult(str(flow), tuple(outcomes), assumptions, tuple(notes))
 
 
@@ -345,7 +346,7 @@ def _published_elsewhere(run: Run, ns: Ns, p: Packet) -> bool:
     topo = run.world.topology
     if ns.name != topo.host:
         return False
-    return any(pp.host_port == p.dport and pp.proto == p.proto for c in topo.containers or () for pp in c.ports or ())
+    return p.dport is not None and bool(topo.bindings(p.dport, p.proto))
 
 
 def _userland_proxy(run: Run) -> Tri:
@@ -360,26 +361,23 @@ def _proxy_target(run: Run, ns: Ns, p: Packet) -> tuple[str, IPAddress, int] | N
     topo = run.world.topology
     if ns.name != topo.host or p.dport is None:
         return None
-    for c in topo.containers or ():
-        for pp in c.ports or ():
-            if pp.host_port != p.dport or pp.proto != p.proto:
-                continue
-            if pp.host_ip is not None and not pp.host_ip.is_unspecified and pp.host_ip != p.dst:
-                continue
-            if pp.host_ip is not None and pp.host_ip.version != p.family and not pp.host_ip.is_unspecified:
-                continue
-            addrs = c.addresses()
-            target = next((a for a in addrs if a.version == p.family), None) or next(iter(addrs), None)
-            if target is None:
-                continue
-            net = topo.network_of_address(target)
-            mode = None if net is None else (net.gateway_mode_v4 if target.version == 4 else net.gateway_mode_v6)
-            if mode == "routed":
-                continue
-            cns = topo.namespace_name_of(c)
-            if cns is None:
-                continue
-            return cns, target, pp.container_port
+    for c, pp in topo.bindings(p.dport, p.proto):
+        if pp.host_ip is not None and not pp.host_ip.is_unspecified and pp.host_ip != p.dst:
+            continue
+        if pp.host_ip is not None and pp.host_ip.version != p.family and not pp.host_ip.is_unspecified:
+            continue
+        addrs = c.addresses()
+        target = next((a for a in addrs if a.version == p.family), None) or next(iter(addrs), None)
+        if target is None:
+            continue
+        net = topo.network_of_address(target)
+        mode = None if net is None else (net.gateway_mode_v4 if target.version == 4 else net.gateway_mode_v6)
+        if mode == "routed":
+            continue
+        cns = topo.namespace_name_of(c)
+        if cns is None:
+            continue
+        return cns, target, pp.container_port
     return None
 
 

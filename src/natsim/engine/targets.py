@@ -15,6 +15,7 @@ from typing import Any, Callable, Literal, Protocol
 from natsim.engine.packet import Packet
 from natsim.engine.tri import Unknown
 from natsim.model import targets as t
+from natsim.model.construct import fast_init
 from natsim.model.values import IPAddress, MarkMask, NatRange
 
 ActionKind = Literal["accept", "drop", "reject", "return", "jump", "goto", "continue", "nat", "unknown"]
@@ -30,6 +31,7 @@ class TargetEnv(Protocol):
     def redirect_address(self, in_iface: str | None) -> IPAddress | None: ...
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class NatBinding:
     """A NAT decision: rewrite the source (``src``) or destination (``dst``) of the connection."""
@@ -40,6 +42,7 @@ class NatBinding:
     how: str = ""  # "DNAT", "MASQUERADE", ...
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Action:
     kind: ActionKind

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
+from natsim.model.construct import fast_init
 
+
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Unknown:
     reason: str  # one sentence: "ipset docker-ext-bridges-v4 is not in the snapshot"

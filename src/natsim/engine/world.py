@@ -110,7 +110,13 @@ class Ns:
 
     def local_route_type(self, addr: IPAddress, dev: str | None = None) -> str | None:
         """The type of the local table's route for ``addr`` (addrtype), or None."""
-        best = self.table_lookup(addr, tm.TABLE_LOCAL)
+        memo = self.__dict__.get("_local_best")
+        if memo is None:
+            memo = self.__dict__["_local_best"] = {}
+        if addr in memo:
+            best = memo[addr]
+        else:
+            best = memo[addr] = self.table_lookup(addr, tm.TABLE_LOCAL)
         if best is None:
             return None
         if dev is not None and best.dev is not None and best.dev != dev:
@@ -200,7 +206,22 @@ class Ns:
 
     def lookup(self, dst: IPAddress, src: IPAddress | None = None, iif: str | None = None,
                mark: int = 0, oif: str | None = None) -> RouteV | None:
-        """fib_lookup: policy rules in priority order, then the longest prefix of each table."""
+        """fib_lookup: policy rules in priority order, then the longest prefix of each table.
+
+        Memoised: a namespace's routes and rules do not change once the world is built, and a
+        matrix asks the same few lookups thousands of times.
+        """
+        key = (dst, src, iif, mark, oif)
+        memo = self.__dict__.get("_fib")
+        if memo is None:
+            memo = self.__dict__["_fib"] = {}
+        elif key in memo:
+            return memo[key]
+        route = memo[key] = self._fib_lookup(dst, src, iif, mark, oif)
+        return route
+
+    def _fib_lookup(self, dst: IPAddress, src: IPAddress | None, iif: str | None, mark: int,
+                    oif: str | None) -> RouteV | None:
         fam = dst.version
         for rule in self.rules.get(fam, ()):
             if not _rule_matches(rule, dst, src, iif, mark, oif):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from natsim.engine.result import Step
+from natsim.model.construct import fast_init
 from natsim.model.location import UNKNOWN_LOCATION, Location
 from natsim.model.ruleset import Rule
 from natsim.render.save import render_rule
@@ -26,6 +27,7 @@ def rule_text(rule: Rule, chain: str | None = None) -> str:
     return render_rule(rule, chain or "?", counters=False)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RuleRef:
     """A rule as cited in an answer (JSON ``deciding_rule``)."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from natsim.engine.packet import Packet
 from natsim.engine.result import Outcome, Step
 from natsim.explain.ruletext import RuleRef, step_rule_ref
+from natsim.model.construct import fast_init
 from natsim.model.matches import Sctp, Tcp, Udp
 from natsim.model.ruleset import Rule
 from natsim.model.targets import Dnat, Masquerade, Netmap, Redirect, Snat
@@ -27,6 +28,7 @@ def endpoint(addr: IPAddress | None, port: int | None) -> str:
 _NAT_TARGETS = (Dnat, Snat, Masquerade, Redirect, Netmap)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class NatChange:
     """One rewrite of the packet's addresses: ``what`` is DNAT, SNAT, un-DNAT ..."""

@@ -765,6 +765,20 @@ class Topology:
             out.setdefault(c.name, c)
         return out
 
+    @cached_property
+    def _ports_by_host_port(self) -> dict[tuple[int, str], tuple[tuple[Container, PublishedPort], ...]]:
+        """Running order of every ``-p`` binding by (host port, protocol): the engine asks per packet."""
+        out: dict[tuple[int, str], list[tuple[Container, PublishedPort]]] = {}
+        for c in self.containers or ():
+            for pp in c.ports or ():
+                if pp.host_port is not None:
+                    out.setdefault((pp.host_port, pp.proto), []).append((c, pp))
+        return {k: tuple(v) for k, v in out.items()}
+
+    def bindings(self, host_port: int, proto: str) -> tuple[tuple[Container, PublishedPort], ...]:
+        """The containers (in topology order) publishing ``host_port/proto``, with their bindings."""
+        return self._ports_by_host_port.get((host_port, proto), ())
+
     def container(self, name_or_id: str) -> Container | None:
         """A container by name (with or without Docker's leading ``/``) or id prefix (>= 12 chars)."""
         key = name_or_id.lstrip("/")
