@@ -8,6 +8,7 @@ with its verdict, the NAT done and the deciding rule, all read from the engine's
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -133,10 +134,18 @@ def build_matrix(
     zones: dict[str, Zone] = {}
     services: dict[str, Service] = {}
     entries: dict[tuple[str, str], list[Entry]] = {}
-    for cf in flows:
-        zones.setdefault(cf.zone.key, cf.zone)
-        services.setdefault(cf.service.key, cf.service)
-        entries.setdefault((cf.zone.key, cf.service.key), []).append(entry_of(cf, simulate(network, cf.flow)))
+    # Thousands of simulations make only acyclic garbage (reference counting frees it); the cyclic
+    # collector's passes over the rulesets and the growing matrix would cost more than the walks.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for cf in flows:
+            zones.setdefault(cf.zone.key, cf.zone)
+            services.setdefault(cf.service.key, cf.service)
+            entries.setdefault((cf.zone.key, cf.service.key), []).append(entry_of(cf, simulate(network, cf.flow)))
+    finally:
+        if enabled:
+            gc.enable()
     cells = {
         key: Cell(zones[key[0]], services[key[1]], tuple(es)) for key, es in entries.items()
     }

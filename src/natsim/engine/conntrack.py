@@ -22,6 +22,7 @@ class Entry:
     status: set[str] = field(default_factory=set)
     nat_done: set[str] = field(default_factory=set)
     mark: int = 0
+    views: dict[bool, tuple[tuple[object, ...], Conn]] = field(default_factory=dict, repr=False, compare=False)
 
 
 class CtTable:
@@ -66,6 +67,16 @@ class CtTable:
         return hit[0] if hit is not None else None
 
     def _conn(self, e: Entry, is_reply: bool) -> Conn:
+        # the same view is asked for at every hook: rebuild it only when the entry changed (status only grows)
+        key = (is_reply, len(e.status), e.mark, id(e.reply))  # the cached Conn keeps e.reply alive
+        cached = e.views.get(is_reply)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        conn = self._make_conn(e, is_reply)
+        e.views[is_reply] = (key, conn)
+        return conn
+
+    def _make_conn(self, e: Entry, is_reply: bool) -> Conn:
         state = "ESTABLISHED" if (is_reply or "SEEN_REPLY" in e.status) else "NEW"
         status = set(e.status)
         if is_reply or "SEEN_REPLY" in e.status:
@@ -108,7 +119,7 @@ class CtTable:
         c = self._conn(e, p.conn.is_reply)
         if p.conn.state == "RELATED":
             c = Conn("RELATED", c.original, c.reply, c.status, c.is_reply, c.mark)
-        return p if c == p.conn else p.with_(conn=c)
+        return p if c is p.conn or c == p.conn else p.with_(conn=c)
 
     def set_mark(self, p: Packet, mark: int) -> Conn | None:
         e = self.entry_of(p)

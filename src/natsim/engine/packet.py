@@ -89,14 +89,7 @@ class Packet:
         return Tuple5(self.src, self.dst, self.proto, self.sport, self.dport)
 
     def __str__(self) -> str:
-        def ep(a: IPAddress | None, p: int | None) -> str:
-            if a is None:  # no address chosen yet (e.g. no route to pick a source from)
-                return "?" if p is None else f"?:{p}"
-            if p is None:
-                return str(a)
-            return f"[{a}]:{p}" if a.version == 6 else f"{a}:{p}"
-
-        s = f"{self.proto} {ep(self.src, self.sport)} -> {ep(self.dst, self.dport)}"
+        s = f"{self.proto} {endpoint(self.src, self.sport)} -> {endpoint(self.dst, self.dport)}"
         if self.proto in ("icmp", "icmpv6") and self.icmp_type is not None:
             s += f" type {self.icmp_type}"
         ifs = []
@@ -112,6 +105,28 @@ class Packet:
 
 
 _FIELD_SET = frozenset(f.name for f in fields(Packet))
+
+
+_TEXT: dict[IPAddress, str] = {}
+
+
+def address_text(a: IPAddress | None) -> str:
+    """``str(a)``, remembered: the walk writes the same few addresses into thousands of notes."""
+    if a is None:
+        return "?"
+    t = _TEXT.get(a)
+    if t is None:
+        if len(_TEXT) > 65536:
+            _TEXT.clear()
+        t = _TEXT[a] = str(a)
+    return t
+
+
+def endpoint(a: IPAddress | None, port: int | None) -> str:
+    """``addr:port`` (``[addr]:port`` for IPv6); the address alone without a port; ``?`` for no address."""
+    if port is None:
+        return address_text(a)
+    return f"[{address_text(a)}]:{port}" if a is not None and a.version == 6 else f"{address_text(a)}:{port}"
 
 
 def address(text: str) -> IPAddress:

@@ -17,7 +17,7 @@ from typing import Any
 from natsim.engine.branches import Decider, Taken
 from natsim.engine.flow import DEFAULT_SPORT, Flow
 from natsim.engine.network import Network
-from natsim.engine.packet import Packet
+from natsim.engine.packet import Packet, endpoint
 from natsim.engine.result import FlowResult, Leg, Outcome, Step
 from natsim.engine.tri import Tri, Unknown
 from natsim.engine.walk import Expect, LegEnd, Run
@@ -234,7 +234,7 @@ def _leg(run: Run, legs: list[Leg], direction: str, go: Any, expect: Expect | No
         go()
         end = LegEnd("dropped", "", None, None, "the packet went nowhere")  # pragma: no cover - walk always ends
     except LegEnd as e:
-        end = e
+        end = e.with_traceback(None)  # the traceback would tie the frames to the result in a cycle for the GC
     delivered = end.kind in ("arrived", "delivered")
     legs.append(Leg(direction, tuple(run.steps), delivered, end.step))  # type: ignore[arg-type]
     return end, run.first
@@ -314,7 +314,7 @@ def _reply_of(p: Packet) -> Packet:
 
 def _socket(run: Run, ns: Ns, p: Packet) -> tuple[str, str]:
     """Who takes a request delivered in ``ns``: ("server"|"proxy"|"refused", why)."""
-    where = f"{p.dst}" if p.dport is None else (f"[{p.dst}]:{p.dport}" if p.family == 6 else f"{p.dst}:{p.dport}")
+    where = endpoint(p.dst, p.dport)
     if p.icmp_type is not None:
         return "server", f"{ns.name} answers the echo request"
     if ns.world:
@@ -326,13 +326,13 @@ def _socket(run: Run, ns: Ns, p: Packet) -> tuple[str, str]:
         if not hits:
             return "refused", f"nothing listens on {where}/{p.proto} in {ns.name}: connection refused"
         if proxy is not None and any((l.process or "").startswith("docker-proxy") for l in hits):
-            return "proxy", f"docker-proxy accepts on {where}/{p.proto} and connects to {_ep(proxy[1], proxy[2])}"
+            return "proxy", f"docker-proxy accepts on {where}/{p.proto} and connects to {endpoint(proxy[1], proxy[2])}"
         who = hits[0].process or "a process"
         return "server", f"{who} listens on {where}/{p.proto} in {ns.name}"
     if proxy is not None:
         on = _userland_proxy(run)
         if run.tri(on, "docker's userland-proxy is on", "docker's userland-proxy is off"):
-            return "proxy", f"docker-proxy accepts on {where}/{p.proto} and connects to {_ep(proxy[1], proxy[2])}"
+            return "proxy", f"docker-proxy accepts on {where}/{p.proto} and connects to {endpoint(proxy[1], proxy[2])}"
         return "refused", f"nothing listens on {where}/{p.proto} in {ns.name} (userland-proxy off): connection refused"
     if _published_elsewhere(run, ns, p):
         run.assume(f"only Docker listens on port {p.dport}/{p.proto} of the host (it is published on another "
@@ -392,7 +392,7 @@ def _outcome(run: Run, conn: _Conn, legs: list[Leg], via_proxy: bool) -> Outcome
         assert p is not None
         deciding = _deciding_accept(legs)
         seen = p.src
-        reason = f"{conn.server} accepts the connection; it sees the client as {_ep(seen, p.sport)}"
+        reason = f"{conn.server} accepts the connection; it sees the client as {endpoint(seen, p.sport)}"
         if via_proxy:
             reason += " (docker-proxy made the connection)"
         return Outcome("reachable", tuple(legs), deciding, seen, p.sport, p.dst, p.dport, conn.server, via_proxy,
@@ -437,6 +437,10 @@ def _signature(o: Outcome) -> tuple[Any, ...]:
 
 def _merge(results: list[tuple[list[Taken], Outcome, list[str]]]) -> list[Outcome]:
     """Reduce branches whose answer did not depend on their last decision (sibling merge)."""
+    if len(results) == 1 and not results[0][0]:  # no decision was taken: the one outcome stands as it is
+        o = results[0][1]
+        if o.probability == 1.0 and not o.conditions and not o.unknowns:
+            return [o]
     items: list[tuple[tuple[tuple[str, int], ...], Outcome, tuple[Taken, ...], float]] = []
     for taken, o, _ in results:
         path = tuple((t.key, t.index) for t in taken)
@@ -475,9 +479,3 @@ def _replace(o: Outcome, **kw: Any) -> Outcome:
     from dataclasses import replace
 
     return replace(o, **kw)
-
-
-def _ep(a: IPAddress | None, port: int | None) -> str:
-    if port is None:
-        return str(a)
-    return f"[{a}]:{port}" if a is not None and a.version == 6 else f"{a}:{port}"

@@ -16,7 +16,7 @@ from typing import Any
 from natsim.engine.branches import Decider, Option
 from natsim.engine.chains import CRuleset, Verdict, walk
 from natsim.engine.conntrack import CtTable
-from natsim.engine.packet import Packet
+from natsim.engine.packet import Packet, address_text, endpoint
 from natsim.engine.result import Step
 from natsim.engine.tri import Tri, Unknown
 from natsim.engine.world import Member, Ns, RouteV, Segment
@@ -406,7 +406,8 @@ class Run:
             raise self.stop("dropped", ns.name, p, f"route to {p.dst} in {ns.name} is {route.type}", "unreachable")
         if route.type in ("local", "broadcast"):
             self._check_source(ns, p, iface)
-            self.record(Step("route", ns.name, "PREROUTING", packet=p, note=f"{p.dst} is local: deliver (INPUT)"))
+            self.record(Step("route", ns.name, "PREROUTING", packet=p,
+                             note=f"{address_text(p.dst)} is local: deliver (INPUT)"))
             p = self.hooks(ns, "INPUT", p)
             self.deliver(ns, p)
             return
@@ -539,9 +540,10 @@ class Run:
                 self.record(step)
                 raise LegEnd("delivered", ns.name, p, step, "delivered", "connected")
             if ns.name == exp.ns:
-                raise self.stop("mismatch", ns.name, p, f"arrives in {ns.name} as {p.proto} {_ep(p.src, p.sport)} -> "
-                                f"{_ep(p.dst, p.dport)}, but the socket expects {_ep(want.src, want.sport)} -> "
-                                f"{_ep(want.dst, want.dport)} (not un-NATed): no socket takes it", "timeout")
+                raise self.stop("mismatch", ns.name, p, f"arrives in {ns.name} as {p.proto} "
+                                f"{endpoint(p.src, p.sport)} -> {endpoint(p.dst, p.dport)}, but the socket expects "
+                                f"{endpoint(want.src, want.sport)} -> {endpoint(want.dst, want.dport)} (not un-NATed): "
+                                "no socket takes it", "timeout")
             raise self.stop("mismatch", ns.name, p, f"arrives in {ns.name} instead of {exp.ns}: no socket takes it",
                             "timeout")
         raise LegEnd("arrived", ns.name, p, None, "arrived")
@@ -560,12 +562,9 @@ def _why(v: Verdict, what: str) -> str:
 
 def _route_note(route: RouteV, p: Packet) -> str:
     if route.type == "local":
-        return f"{p.dst} is local"
-    via = f" via {route.gateway}" if route.gateway is not None else ""
-    return f"to {route.dst}{via} dev {route.dev}"
-
-
-def _ep(a: IPAddress | None, port: int | None) -> str:
-    if port is None:
-        return str(a)
-    return f"[{a}]:{port}" if a is not None and a.version == 6 else f"{a}:{port}"
+        return f"{address_text(p.dst)} is local"
+    note = route.__dict__.get("_note")  # a route's text is the same every time it is taken
+    if note is None:
+        via = f" via {route.gateway}" if route.gateway is not None else ""
+        note = route.__dict__["_note"] = f"to {route.dst}{via} dev {route.dev}"
+    return note

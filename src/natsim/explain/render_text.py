@@ -7,12 +7,12 @@ verified change when the answer is not what they want.
 
 from __future__ import annotations
 
-from natsim.engine.packet import Packet
+from natsim.engine.packet import Packet, endpoint
 from natsim.engine.result import Leg, Outcome, Step
 from natsim.engine.tri import Unknown
 from natsim.explain.answer import Answer, FlowAnswer
 from natsim.explain.ruletext import ChainSite, step_rule_ref
-from natsim.explain.summary import endpoint, nat_changes, path_notes
+from natsim.explain.summary import nat_changes, path_notes
 
 VERDICT_WORD = {"reachable": "REACHABLE", "blocked": "BLOCKED", "unknown": "UNKNOWN"}
 

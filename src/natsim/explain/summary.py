@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from natsim.engine.packet import Packet
+from natsim.engine.packet import Packet, endpoint
 from natsim.engine.result import Outcome, Step
 from natsim.explain.ruletext import RuleRef, step_rule_ref
 from natsim.model.construct import fast_init
@@ -15,14 +15,6 @@ from natsim.model.matches import Sctp, Tcp, Udp
 from natsim.model.ruleset import Rule
 from natsim.model.targets import Dnat, Masquerade, Netmap, Redirect, Snat
 from natsim.model.values import IPAddress
-
-
-def endpoint(addr: IPAddress | None, port: int | None) -> str:
-    if addr is None:
-        return "?"
-    if port is None:
-        return str(addr)
-    return f"[{addr}]:{port}" if addr.version == 6 else f"{addr}:{port}"
 
 
 _NAT_TARGETS = (Dnat, Snat, Masquerade, Redirect, Netmap)
@@ -61,7 +53,7 @@ def nat_changes(outcome: Outcome) -> list[NatChange]:
     binding applying it); the first, which cites the rule, is kept.
     """
     out: list[NatChange] = []
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[object, ...]] = set()
     for leg in outcome.legs:
         chosen: Step | None = None  # the NAT rule that matched last: the binding a later "nat" step applies
         for step in leg.steps:
@@ -72,7 +64,8 @@ def nat_changes(outcome: Outcome) -> list[NatChange]:
                 continue
             if (before.src, before.sport, before.dst, before.dport) == (after.src, after.sport, after.dst, after.dport):
                 continue
-            key = (leg.direction, _pair(before), _pair(after))
+            key = (leg.direction, before.src, before.sport, before.dst, before.dport, after.src, after.sport,
+                   after.dst, after.dport)
             if key in seen:
                 continue
             seen.add(key)
