@@ -82,7 +82,7 @@ class _Prepared:
     spoofed: list[bool]
     specific: list[tuple[tuple, list[tuple[int, list[tuple[int, int]], bool]]]]  # (filters, [(hash, spans, neg)])
     by_port: dict[int, list[int]]  # specific entries that name exactly one destination port
-    other: list[int]  # the remaining specific entries
+    other: dict[tuple, list[int]]  # the remaining specific entries, by their protocol/port filters
     memo: dict[tuple[int, ...], list["SourceClass"]]  # classes per set of admitted entries, per limit
 
 
@@ -153,14 +153,14 @@ def _prepare(rs: Ruleset, topo: Topology | None, iface: str | None) -> _Prepared
         (filters, [(rnd.getrandbits(64), _spans(atoms, c), c.negated) for c in src]) for filters, src in specific
     ]
     by_port: dict[int, list[int]] = {}
-    other: list[int] = []
+    other: dict[tuple, list[int]] = {}
     for i, (filters, _) in enumerate(specific):
         single = [c for c in filters if c.dim is Dim.DPORT and not c.negated and len(c.values) == 1
                   and c.values[0][0] == c.values[0][1]]
         if single:
             by_port.setdefault(single[0].values[0][0], []).append(i)
-        else:
-            other.append(i)
+        else:  # few distinct filters ("-p tcp", "-p udp --dport 1024:65535") among many rules: test each once
+            other.setdefault(filters, []).append(i)
     return _Prepared(atoms, base, spoofed, prepared_specific, by_port, other, {})
 
 
@@ -193,10 +193,13 @@ def source_classes(
     """Up to ``limit`` classes of outside sources for a packet from ``iface`` (protocol number ``proto``,
     destination ``ports``): an ordinary Internet client's class first, then the others in address order."""
     prep = _prepared(rs, topo, iface)
-    candidates = set(prep.other)
+    chosen: set[int] = set()
+    for filters, entries in prep.other.items():
+        if _admits(filters, proto, ports):
+            chosen.update(entries)
     for p in ports:
-        candidates.update(prep.by_port.get(p, ()))
-    admitted = tuple(sorted(i for i in candidates if _admits(prep.specific[i][0], proto, ports)))
+        chosen.update(i for i in prep.by_port.get(p, ()) if _admits(prep.specific[i][0], proto, ports))
+    admitted = tuple(sorted(chosen))
     key = admitted + (-limit,)
     if key not in prep.memo:
         prep.memo[key] = _group(prep, admitted, limit, rs.family)

@@ -77,6 +77,7 @@ class CRuleset:
     chains: dict[tuple[str, str], CChain] = field(default_factory=dict)
     uses_physdev: bool = False
     has_rules: bool = False
+    plans: dict[str, tuple[str, ...]] = field(default_factory=dict)  # hook -> the tables that run there
 
     def chain(self, table: str, name: str) -> CChain | None:
         return self.chains.get((table, name))

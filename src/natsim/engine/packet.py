@@ -30,6 +30,13 @@ class Tuple5:
     def inverted(self) -> "Tuple5":
         return Tuple5(self.dst, self.src, self.proto, self.dport, self.sport)
 
+    def __hash__(self) -> int:
+        # conntrack looks tuples up at every hook; an address's own hash formats it as hex text each time
+        try:
+            return hash((self.src._ip, self.dst._ip, self.proto, self.sport, self.dport))
+        except AttributeError:  # an address not chosen yet (None)
+            return hash((self.src, self.dst, self.proto, self.sport, self.dport))
+
 
 @fast_init
 @dataclass(frozen=True, slots=True)

@@ -74,7 +74,8 @@ def _simulate(net: Network, flow: Flow, max_branches: int) -> FlowResult:
                                 "and statistic rules) were not explored", end="unknown"))
     extra = [a for _, _, more in results for a in more]
     known = net.assumption_set
-    assumptions = net.assumptions + tuple(dict.fromkeys(a for a in extra if a not in known))
+    more = tuple(dict.fromkeys(a for a in extra if a not in known))
+    assumptions = net.assumptions + more if more else net.assumptions  # shared, not copied, when nothing is new
     return FlowResult(str(flow), tuple(outcomes), assumptions, tuple(notes))
 
 

@@ -83,9 +83,16 @@ TARGET_SEMANTICS[t.Queue] = lambda tg, p, env: Action(
 )
 
 
+_JUMPS: dict[tuple[bool, str], Action] = {}
+
+
 @semantics(t.Jump)
 def _jump(tg: t.Jump, p: Packet, env: TargetEnv) -> Action:
-    return Action("goto" if tg.goto else "jump", chain=tg.chain)
+    key = (tg.goto, tg.chain)
+    act = _JUMPS.get(key)
+    if act is None:  # the same few jumps are taken by every packet: one Action each
+        act = _JUMPS[key] = Action("goto" if tg.goto else "jump", chain=tg.chain)
+    return act
 
 
 @semantics(t.Reject)

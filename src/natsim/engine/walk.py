@@ -163,7 +163,9 @@ class Run:
 
     def rules(self, ns: Ns, family: int) -> CRuleset | None:
         crs = self.net.compiled(ns.name, family)
-        if crs is None and not self.net.rules_known(ns.name, family):
+        if crs is not None:
+            return crs
+        if not self.net.rules_known(ns.name, family):
             u = Unknown(f"the host's IPv{family} rules were not given")
             self.note_unknown(u)
             raise self.stop("unknown", ns.name, None, u.reason, "unknown", "note")
@@ -175,14 +177,16 @@ class Run:
         if crs is None or not crs.has_rules:
             return p
         env = HookEnv(hook, p.family, ns, self.net.ipsets, next_hop)
-        for table in HOOK_TABLES[hook]:
+        plan = crs.plans.get(hook)
+        if plan is None:  # the tables that run here: conntrack and nat always, the others when they have the chain
+            plan = crs.plans[hook] = tuple(t for t in HOOK_TABLES[hook]
+                                           if t in ("conntrack", "nat") or crs.chain(t, hook) is not None)
+        for table in plan:
             if table == "conntrack":
                 p = self.conntrack_in(ns, p)
                 continue
             if table == "nat":
                 p = self.nat(ns, crs, hook, p, env)
-                continue
-            if crs.chain(table, hook) is None:
                 continue
             v = walk(self, ns.name, crs, table, hook, p, env)
             p = self._after(ns, v)

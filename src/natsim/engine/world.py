@@ -24,6 +24,7 @@ ASSUMED_UPLINK = ("eth0", "203.0.113.1/24")
 #: Its IPv6 address (the documentation prefix 2001:db8::/32), so pasted ip6tables dumps get a way in too.
 ASSUMED_UPLINK6 = "2001:db8:ffff::1/64"
 DEFAULT_RULES = {4: tm.default_policy_rules(4), 6: tm.default_policy_rules(6)}
+_UNSET = object()
 LO_ADDRS = (ipaddress.ip_interface("127.0.0.1/8"), ipaddress.ip_interface("::1/128"))
 
 
@@ -113,10 +114,10 @@ class Ns:
         memo = self.__dict__.get("_local_best")
         if memo is None:
             memo = self.__dict__["_local_best"] = {}
-        if addr in memo:
-            best = memo[addr]
-        else:
-            best = memo[addr] = self.table_lookup(addr, tm.TABLE_LOCAL)
+        key = (addr._ip, addr.__class__)
+        best = memo.get(key, _UNSET)
+        if best is _UNSET:
+            best = memo[key] = self.table_lookup(addr, tm.TABLE_LOCAL)
         if best is None:
             return None
         if dev is not None and best.dev is not None and best.dev != dev:
@@ -211,13 +212,14 @@ class Ns:
         Memoised: a namespace's routes and rules do not change once the world is built, and a
         matrix asks the same few lookups thousands of times.
         """
-        key = (dst, src, iif, mark, oif)
+        # keyed by the addresses' integers: an ipaddress object hashes by formatting itself as hex text
+        key = (dst._ip, None if src is None else src._ip, iif, mark, oif, dst.__class__)
         memo = self.__dict__.get("_fib")
         if memo is None:
             memo = self.__dict__["_fib"] = {}
-        elif key in memo:
-            return memo[key]
-        route = memo[key] = self._fib_lookup(dst, src, iif, mark, oif)
+        route = memo.get(key, _UNSET)
+        if route is _UNSET:
+            route = memo[key] = self._fib_lookup(dst, src, iif, mark, oif)
         return route
 
     def _fib_lookup(self, dst: IPAddress, src: IPAddress | None, iif: str | None, mark: int,
