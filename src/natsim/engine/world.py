@@ -162,7 +162,7 @@ class Ns:
     def addr_type(self, addr: IPAddress, dev: str | None = None) -> str:
         """``-m addrtype``: net/netfilter/xt_addrtype.c via inet_dev_addr_type on the local table."""
         if addr.version == 4:
-            if int(addr) == 0 or addr == ipaddress.IPv4Address("255.255.255.255"):
+            if addr._ip == 0 or addr._ip == 0xFFFFFFFF:
                 return "BROADCAST"
             if addr.is_multicast:
                 return "MULTICAST"
