@@ -85,6 +85,33 @@ def test_mysqlserver_snapshot_matrix() -> None:
     assert m.cell("outside:eth0", "container 172.17.0.2:3306/tcp").verdict == "blocked"
 
 
+def test_host_services_come_from_listening_sockets_too(tmp_path) -> None:
+    """A snapshot's ss shows what listens on the host: sshd on 0.0.0.0:22 is a service (and open from
+    outside with no INPUT rule), a loopback-only resolver and docker-proxy's sockets are not."""
+    import shutil
+
+    src = ROOT / "examples" / "mysqlserver"
+    if not src.exists():
+        pytest.skip("examples/mysqlserver is not in the tree")
+    snap = tmp_path / "snap"
+    shutil.copytree(src, snap)
+    with open(snap / "ss.txt", "a", encoding="utf-8") as fh:
+        fh.write('tcp   LISTEN 0      511      192.0.2.10:8443       0.0.0.0:*    users:(("nginx",pid=900,fd=6))\n')
+    _, m = matrix_of(str(snap))
+    keys = {s.key for s in m.services}
+    assert "host:22/tcp (sshd)" in keys
+    assert "host 192.0.2.10:8443/tcp (nginx)" in keys
+    assert not any(":53/" in k for k in keys)  # systemd-resolved listens on 127.0.0.53 only
+    assert not any(k.startswith("host") and ":8066/" in k for k in keys)  # docker-proxy: the published port
+    ssh = m.cell("outside:eth0", "host:22/tcp (sshd)")
+    assert ssh.verdict == "reachable" and ssh.entries[0].server == "host"
+    nginx = m.cell("outside:eth0", "host 192.0.2.10:8443/tcp (nginx)")
+    assert nginx.verdict == "reachable" and nginx.entries[0].flow.destination == ipaddress.ip_address("192.0.2.10")
+    # nothing listens on the port no rule names: the host refuses it
+    free = next(s.key for s in m.services if "no rule names it" in s.key)
+    assert m.cell("outside:eth0", free).verdict == "blocked"
+
+
 def test_bypass_shows_in_the_matrix(tmp_path) -> None:
     """ufw denies port 8080 for the host, yet the published 8080 is open from outside."""
     from tests.audit.test_audit_corpus import _with_published_port

@@ -28,6 +28,7 @@ from natsim.explain.resolve import host_public_addresses, resolve
 from natsim.model import matches as m
 from natsim.model import targets as t
 from natsim.model.ruleset import Ruleset
+from natsim.model.values import IPAddress
 from natsim.topology.model import Topology
 
 #: At most this many source classes are asked about per outside zone and service.
@@ -209,12 +210,60 @@ def services(rulesets: dict[int, Ruleset], topo: Topology | None) -> list[Servic
                 Destination("address", f.proto, f.to_port, address=f.to_addr), fam, f.at,
             ))
         v6 = "" if fam == 4 else " (v6)"
+        listening = listening_ports(topo, fam)
+        process = {(proto, port): who for proto, port, addr, who in listening if addr is None}
+
+        def host_key(proto: str, port: int) -> str:
+            who = process.get((proto, port))
+            return f"host:{port}/{proto}{v6}" + (f" ({who})" if who else "")
+
         for proto, port, at in _input_ports(rs)[:MAX_HOST_PORTS]:
-            add(Service(f"host:{port}/{proto}{v6}", "host", Destination("host", proto, port), fam, at))
+            add(Service(host_key(proto, port), "host", Destination("host", proto, port), fam, at))
+        # what listens on the host (a snapshot's ss), whether or not a rule names its port
+        for proto, port, addr, who in listening[:MAX_HOST_PORTS]:
+            if addr is None:
+                add(Service(host_key(proto, port), "host", Destination("host", proto, port), fam))
+            else:
+                where = f"[{addr}]" if fam == 6 else str(addr)
+                add(Service(f"host {where}:{port}/{proto}" + (f" ({who})" if who else ""), "host",
+                            Destination("address", proto, port, address=addr), fam))
         # what the rules say about everything else: a port none of them names, and ping
         free = unnamed_port(rs)
         add(Service(f"host:{free}/tcp{v6} (no rule names it)", "host", Destination("host", "tcp", free), fam))
         add(Service(f"host ping{v6}", "host", Destination("host", "icmp"), fam))
+    return out
+
+
+def listening_ports(topo: Topology | None, family: int) -> list[tuple[str, int, IPAddress | None, str | None]]:
+    """The host's listening sockets another machine could reach: (protocol, port, bound address or None
+    for a wildcard, process), from ``ss`` when the topology has it.
+
+    Loopback-only sockets are left out (nothing outside reaches them without DNAT to 127.0.0.1, which
+    the rules then name), and so is docker-proxy (its ports are published services already).  A ``[::]``
+    socket counts for IPv4 too unless it is known to be v6only (Linux's bindv6only=0 default).
+    """
+    ns = topo.host_namespace if topo is not None else None
+    if ns is None or not ns.listeners:
+        return []
+    out: list[tuple[str, int, IPAddress | None, str | None]] = []
+    seen: set[tuple[str, int, IPAddress | None]] = set()
+    for sock in sorted(ns.listeners, key=lambda l: (l.port, l.proto)):
+        if sock.proto not in PORT_PROTOS or (sock.process or "").startswith("docker-proxy"):
+            continue
+        a = sock.address
+        if a.is_loopback:
+            continue
+        if a.is_unspecified:
+            if not (a.version == family or (a.version == 6 and family == 4 and sock.v6only is not True)):
+                continue
+            addr = None
+        elif a.version == family:
+            addr = a
+        else:
+            continue
+        if (sock.proto, sock.port, addr) not in seen:
+            seen.add((sock.proto, sock.port, addr))
+            out.append((sock.proto, sock.port, addr, sock.process))
     return out
 
 
