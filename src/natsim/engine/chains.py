@@ -217,7 +217,13 @@ def walk(run: Any, ns: str, crs: CRuleset, table: str, hook: str, p: Packet, env
             continue
         cr = chain.rules[cands[i]]
         i += 1
-        matched = _match(run, ns, table, chain.name, cr, p, env)
+        for check in cr.checks:  # the common case inline: every check answers True or False
+            v = check(p, env)
+            if v is not True:
+                matched = False if v is False else _match(run, ns, table, chain.name, cr, p, env)
+                break
+        else:
+            matched = True
         if matched is not True:
             run.record(Step("rule", ns, hook, table, chain.name, cr.index, cr.rule, matched, p))
             continue
