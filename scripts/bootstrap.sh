@@ -28,5 +28,5 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/python -c 'import natsim, lark, pyroute2, hypothesis' 
+.venv/bin/python -c 'import natsim, lark, pyroute2, hypothesis, jsonschema' 
 echo "bootstrap: natsim is installed in .venv ($(.venv/bin/natsim --help >/dev/null && echo ok))" >&2

@@ -55,8 +55,12 @@ def findings_json(findings: list[Finding], source: str) -> str:
 
 
 def _uri(path: str) -> str:
-    """A file name as a SARIF URI reference (spaces and the like percent-encoded)."""
-    return quote(path, safe="/:._-~")
+    """A file name as a SARIF relative URI reference (spaces and the like percent-encoded).
+
+    ``:`` is encoded too: ``host:1.rules`` would otherwise read as a URI with scheme ``host``, and
+    ``save 10:00.rules`` is no URI reference at all (RFC 3986: no colon in a relative path's first segment).
+    """
+    return quote(path, safe="/._-~")
 
 
 def _location(c: Any) -> dict[str, Any]:
