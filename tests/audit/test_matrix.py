@@ -188,3 +188,27 @@ def test_assumed_uplinks_follow_the_rules_subnets() -> None:
     assert vm and vm[0].verdict == "reachable" and vm[0].deciding.chain == "LIBVIRT_INP"
     # the Docker network without containers gets a stand-in member, so the bridge is a zone
     assert m.cell("container:any-on-docker0", "host:53/udp").verdict == "blocked"
+
+
+def test_unknown_cells_say_what_natsim_would_need_to_know(capsys) -> None:
+    """A container reaching itself through its published port depends on br_netfilter and hairpin mode;
+    with neither known the cell is unknown, and its entry (and the table) says which facts and what fails."""
+    path = corpus("moby-iptabler-golden-noproxy-hairpin-icc-masq-nat.ip6.rules")
+    _, m = matrix_of(str(path))
+    cell = next(c for c in m.cells.values() if c.zone.kind == "container" and c.service.kind == "published")
+    assert cell.verdict == "unknown"
+    reason = cell.entries[0].reason
+    assert reason.startswith("depends on what natsim does not know: ")
+    assert "bridge-nf-call-ip6tables" in reason and "hairpin off" in reason and "blocked assuming" in reason
+    assert "accepts the connection" not in reason  # not the reachable branch's story
+    assert main(["matrix", str(path)]) == 0
+    assert "        why: depends on what natsim does not know" in capsys.readouterr().out
+
+
+def test_source_classes_are_named_by_their_networks() -> None:
+    """One rule rejects a single address: its class is named by that address, the rest is 'any other address'."""
+    path = corpus("serveraudit-docker29-default-ubuntu2404.rules")
+    _, m = matrix_of(str(path))
+    cell = m.cell("outside:eth0", "host ping")
+    labels = {e.source_class: e.verdict for e in cell.entries}
+    assert labels == {"any other address": "reachable", "103.204.159.72": "blocked"}

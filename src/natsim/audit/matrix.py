@@ -103,7 +103,8 @@ class Matrix:
 def entry_of(cf: CellFlow, result: FlowResult) -> Entry:
     outcome = next((o for o in result.outcomes if o.verdict == result.verdict), None)
     if outcome is None and result.outcomes:
-        outcome = result.outcomes[0]
+        # the outcomes disagree (the verdict is unknown): cite the one that is not reachable
+        outcome = next((o for o in result.outcomes if o.verdict != "reachable"), result.outcomes[0])
     nat: tuple[str, ...] = ()
     deciding = None
     reason = ""
@@ -115,10 +116,23 @@ def entry_of(cf: CellFlow, result: FlowResult) -> Entry:
         except Exception:  # the summary helper is the explain engineer's; never let it sink a matrix
             nat = ()
         deciding = step_rule_ref(outcome.deciding)
-        reason = outcome.reason
+        reason = outcome.reason if result.verdict != "unknown" else unknown_reason(result)
         via_proxy = outcome.via_proxy
         server = outcome.server
     return Entry(cf.flow, cf.source_class, result.verdict, nat, deciding, reason, via_proxy, server)
+
+
+def unknown_reason(result: FlowResult) -> str:
+    """Why a flow's answer is unknown: the facts natsim lacks, and what happens when they go the bad way."""
+    lacking = dict.fromkeys(u.reason for o in result.outcomes for u in o.unknowns)
+    parts = [f"depends on what natsim does not know: {'; '.join(lacking)}"] if lacking else []
+    for o in result.outcomes:
+        if o.verdict == "reachable":
+            continue
+        # "assuming hairpin off for bridge port X (why it is unknown)": the assumption without its why
+        conds = ", ".join(dict.fromkeys(c.split(" (")[0] for c in o.conditions))
+        parts.append(f"{o.verdict} {conds}: {o.reason}" if conds else f"{o.verdict}: {o.reason}")
+    return "; ".join(parts) or next((o.reason for o in result.outcomes), "")
 
 
 def build_matrix(

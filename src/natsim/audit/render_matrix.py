@@ -49,6 +49,7 @@ def matrix_table(m: Matrix) -> str:
         for c in sorted(details, key=lambda c: (c.service.key, c.zone.key)):
             out.append(f"  {c.zone.label} -> {c.service.key}: {c.verdict}")
             groups: dict[tuple, list[str]] = {}
+            whys: dict[tuple, str] = {}
             for e in c.entries:
                 extra = []
                 if e.nat:
@@ -60,13 +61,18 @@ def matrix_table(m: Matrix) -> str:
                     extra.append(f"rule {e.deciding.where()}")
                 key = (e.verdict, str(e.flow.destination), ", ".join(extra))
                 groups.setdefault(key, []).append(e.source_class or "")
-            for (verdict, dest, extra), classes in groups.items():
+                if e.verdict == "unknown" and e.reason:
+                    whys.setdefault(key, e.reason)
+            for key, classes in groups.items():
+                verdict, dest, extra = key
                 named = [k for k in classes if k and k != "any"]
                 src = ""
                 if named:
                     src = f" from {named[0]}" if len(named) == 1 else f" from {len(named)} source classes"
                 tail = f" ({extra})" if extra else ""
                 out.append(f"      {verdict}{src} to {dest}{tail}")
+                if key in whys:  # an unknown answer says why (what natsim would need to know)
+                    out.append(f"        why: {whys[key]}")
     if m.assumptions:
         out.append("")
         out.append("assumptions:")

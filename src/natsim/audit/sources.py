@@ -230,10 +230,23 @@ def _group(prep: _Prepared, admitted: tuple[int, ...], limit: int, family: int) 
         rep = client if client_atom in members else _representative(ranges, make, family)
         if rep is None:
             continue
-        first = f"{make(ranges[0][0])}-{make(ranges[0][1])}"
-        more = f" (+{len(ranges) - 1} more ranges)" if len(ranges) > 1 else ""
-        out.append(SourceClass(ranges, make(rep), "any" if len(groups) == 1 else first + more))
+        if len(groups) == 1:
+            label = "any"
+        elif rep == client and len(groups) <= limit:
+            label = "any other address"  # every other class of this cell is listed beside it
+        else:
+            label = describe_ranges(ranges, make)
+        out.append(SourceClass(ranges, make(rep), label))
     return out
+
+
+def describe_ranges(ranges: tuple[tuple[int, int], ...], make) -> str:
+    """Address ranges as networks: ``10.0.0.0/8, 192.168.1.7`` (a single address without its /32)."""
+    nets = [n for lo, hi in ranges for n in ipaddress.summarize_address_range(make(lo), make(hi))]
+    names = [str(n.network_address) if n.prefixlen == n.max_prefixlen else str(n) for n in nets]
+    if len(names) <= 3:
+        return ", ".join(names)
+    return f"{', '.join(names[:2])} (+{len(names) - 2} more networks)"
 
 
 def _admits(filters: tuple, proto: int | None, ports: tuple[int, ...]) -> bool:
