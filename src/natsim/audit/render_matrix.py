@@ -135,9 +135,13 @@ def matrix_html(m: Matrix) -> str:
 def matrix_svg(m: Matrix) -> str:
     esc = html.escape
     cw, ch = 110, 22
-    left = 12 + 7 * max((len(s.key) for s in m.services), default=10)
-    top = 12 + 7 * max((len(z.label) for z in m.zones), default=10)
-    width = left + cw * len(m.zones) + 10
+    char = 7.5  # a 12px monospace glyph's advance, with a little to spare
+    slant = char * 0.71  # the headers are turned 45 degrees: each glyph moves this far right and up
+    left = 16 + round(char * max((len(s.key) for s in m.services), default=10))
+    top = 12 + round(slant * max((len(z.label) for z in m.zones), default=10))
+    # wide enough for the grid, for the last headers' slant to the right, and for the legend
+    width = max([left + cw * len(m.zones) + 10, round(char * len(LEGEND)) + 12]
+                + [left + cw * j + cw // 2 + round(slant * len(z.label)) + 12 for j, z in enumerate(m.zones)])
     height = top + ch * len(m.services) + 30
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="monospace" font-size="12">',
@@ -159,7 +163,13 @@ def matrix_svg(m: Matrix) -> str:
                 f'fill="{COLOUR[v]}" stroke="#ccc"/><text x="{x + cw // 2}" y="{y + 15}" text-anchor="middle" '
                 f'fill="#fff">{esc(SYMBOL[v])}</text></g>'
             )
-    parts.append(f'<text x="4" y="{height - 10}">{esc(LEGEND)}</text>')
+    x = 4
+    for verdict, words in (("reachable", "reachable"), ("blocked", "blocked"),
+                           ("partial", "reachable from some source classes only"), ("unknown", "unknown")):
+        parts.append(f'<rect x="{x}" y="{height - 22}" width="34" height="16" fill="{COLOUR[verdict]}"/>'
+                     f'<text x="{x + 17}" y="{height - 10}" text-anchor="middle" fill="#fff">'
+                     f'{esc(SYMBOL[verdict])}</text><text x="{x + 40}" y="{height - 10}">{esc(words)}</text>')
+        x += 52 + round(char * len(words))
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
