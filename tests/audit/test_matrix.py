@@ -212,3 +212,24 @@ def test_source_classes_are_named_by_their_networks() -> None:
     cell = m.cell("outside:eth0", "host ping")
     labels = {e.source_class: e.verdict for e in cell.entries}
     assert labels == {"any other address": "reachable", "103.204.159.72": "blocked"}
+
+
+def test_svg_leaves_room_for_every_label(tmp_path) -> None:
+    """Service names end before the grid starts and the slanted zone names end inside the picture
+    (a 12px monospace glyph is 7.2px wide); the old layout cut both on the libvirt host."""
+    import re
+
+    out = tmp_path / "m.svg"
+    assert main(["matrix", str(corpus("hostaudit-ufw-docker28-libvirt-counters.v4.rules")), "--format", "svg",
+                 "-o", str(out)]) == 0
+    root = ET.parse(out).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    width = float(root.get("width"))
+    grid_left = min(float(r.get("x")) for r in root.iter(f"{ns}rect") if r.get("width") == "108")
+    for t in root.iter(f"{ns}text"):
+        text = t.text or ""
+        turned = re.match(r"translate\(([\d.]+),([\d.]+)\) rotate\(-45\)", t.get("transform") or "")
+        if turned:
+            assert float(turned.group(1)) + 0.7071 * 7.2 * len(text) <= width, text
+        elif t.get("x") == "4" and text and not text.startswith("OPEN"):
+            assert 4 + 7.2 * len(text) <= grid_left, text
