@@ -48,9 +48,13 @@ class Loaded:
         return notes
 
 
-def load(target: str, topology_files: tuple[str, ...] = ()) -> Loaded:
+def load(target: str, topology_files: tuple[str, ...] = (), netns: str | None = None) -> Loaded:
+    """Rules, ipsets and topology of ``target``: a rules file, a snapshot directory, or ``live``
+    (natsim's own network namespace, or ``netns``)."""
     from natsim.explain import inputs as ex
 
+    if netns is not None and target != "live":
+        raise UsageError(f"natsim: --netns {netns} reads a live namespace; give 'live' instead of {target!r}")
     path = Path(target)
     if target != "live" and path.is_file() and not topology_files:
         from natsim.parse import parse_file
@@ -64,7 +68,7 @@ def load(target: str, topology_files: tuple[str, ...] = ()) -> Loaded:
         )
     if target != "live" and not path.exists():
         raise UsageError(f"natsim: rules file or snapshot directory {target!r} does not exist")
-    got = ex.load_inputs(target, list(topology_files))
+    got = ex.load_inputs(target, list(topology_files), netns=netns)
     return Loaded(dict(got.rulesets), got.ipsets, got.topology, target, True, (), got)
 
 

@@ -37,6 +37,11 @@ def write_output(text: str, output: str | None) -> None:
         sys.stdout.write(text)
 
 
+def add_netns(p: argparse.ArgumentParser) -> None:
+    """``--netns NAME``: the network namespace ``live`` reads (read-only, like everything live)."""
+    p.add_argument("--netns", metavar="NAME", help="with live: read this network namespace instead of natsim's own")
+
+
 def add_question_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments `explain` and `trace` share: what to read and which connection to follow."""
     from natsim.explain.endpoints import DEST_FORMS, SOURCE_FORMS
@@ -46,7 +51,7 @@ def add_question_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--to", dest="destination", required=True, metavar="B", help=f"what it connects to: {DEST_FORMS}")
     add_topology(p, "topology facts: a .toml file or docker inspect / docker network inspect .json (repeatable)")
     p.add_argument("--via", metavar="ADDR", help="with --to host:...: explain only this host address")
-    p.add_argument("--netns", metavar="NAME", help="with live: read this network namespace instead of natsim's own")
+    add_netns(p)
     p.add_argument("--lenient", action="store_true", help="leave bad rule lines out (each is listed) instead of stopping")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
@@ -66,6 +71,7 @@ def add_report_parser(subparsers: argparse._SubParsersAction, name: str, help: s
     add_target(p)
     p.add_argument("--format", choices=formats, default=formats[0])
     add_output(p, output_help)
+    add_netns(p)
     return p
 
 

@@ -14,7 +14,7 @@ def run(args: argparse.Namespace) -> int:
     from natsim.audit.run import audit_ruleset
 
     fail_on = Severity.parse(args.fail_on) if args.fail_on else None
-    loaded = load(args.target, tuple(args.topology))
+    loaded = load(args.target, tuple(args.topology), netns=args.netns)
     findings = problem_findings(loaded)
     for family in sorted(loaded.rulesets):
         findings.extend(audit_ruleset(

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import sys
 
+from natsim.cli._common import add_netns
 from natsim.diff.report import DiffReport, render_json, render_text
 from natsim.diff.sides import Side, load_side
 from natsim.diff.structural import ipset_diff, structural_diff
@@ -23,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("a", metavar="A", help="old: a rules file, a snapshot directory, 'live' or 'live:NETNS'")
     p.add_argument("b", metavar="B", help="new: a rules file, a snapshot directory, 'live' or 'live:NETNS'")
-    p.add_argument("--netns", metavar="NAME", help="the network namespace 'live' reads (default: natsim's own)")
+    add_netns(p)
     p.add_argument("--backend", choices=("auto", "legacy", "nft"), default="auto",
                    help="which iptables backend 'live' reads (default: the one that holds rules)")
     p.add_argument("--counters", action="store_true", help="also report packet/byte counter changes")

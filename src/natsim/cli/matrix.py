@@ -12,7 +12,7 @@ def run(args: argparse.Namespace) -> int:
     from natsim.audit.matrix import build_matrix
     from natsim.audit.render_matrix import RENDERERS
 
-    loaded = load(args.target, tuple(args.topology))
+    loaded = load(args.target, tuple(args.topology), netns=args.netns)
     matrix = build_matrix(loaded.network(assume_uplinks=True), loaded.source,
                           assumptions=loaded.assumptions(assume_uplinks=True))
     text = RENDERERS[args.format](matrix)
