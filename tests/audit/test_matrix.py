@@ -233,3 +233,32 @@ def test_svg_leaves_room_for_every_label(tmp_path) -> None:
             assert float(turned.group(1)) + 0.7071 * 7.2 * len(text) <= width, text
         elif t.get("x") == "4" and text and not text.startswith("OPEN"):
             assert 4 + 7.2 * len(text) <= grid_left, text
+
+
+def test_kube_proxy_services_are_services(tmp_path) -> None:
+    """kube-proxy names a service's address and port in the jump (KUBE-SERVICES, KUBE-NODEPORTS) and only the
+    pod in the DNAT: the matrix still lists ClusterIPs and NodePorts, and the host reaches a ClusterIP's pods."""
+    from natsim.generate import kube_proxy
+
+    rules = tmp_path / "kube.rules"
+    rules.write_text(kube_proxy(3))
+    _, m = matrix_of(str(rules))
+    keys = [s.key for s in m.services]
+    assert {"published 10.96.0.10:80/tcp", "published 10.96.0.11:80/tcp", "published *:30000/tcp"} <= set(keys)
+    assert len(keys) == len(set(keys))
+    cell = m.cell("host", "published 10.96.0.11:80/tcp")
+    assert cell.verdict == "reachable"
+    # svc1 has two endpoints picked by -m statistic: the entry's DNAT goes to one of them
+    assert any("10.244.0.3:8080" in n or "10.244.0.4:8080" in n for n in cell.entries[0].nat)
+
+
+def test_docker_services_do_not_change_with_routed_forwards() -> None:
+    """Docker's DNATs carry their own port: the path-based scan adds nothing for them."""
+    from natsim.audit.services import forwards, routed_forwards
+    from natsim.parse import parse_file
+
+    for name in ("moby-iptabler-golden-default-proxy-icc-masq-nat.rules", "moby-iptablesdoc-v29-usernet-portmap.S.txt",
+                 "free5gc-compose-docker-tailscale-sctp.rules"):
+        rs = parse_file(corpus(name), lenient=True).ruleset
+        assert forwards(rs), name
+        assert routed_forwards(rs) == [], name

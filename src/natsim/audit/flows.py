@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from natsim.audit.checks_docker import outside_interfaces
 from natsim.audit.probe import holds as _holds
 from natsim.audit.regions import protocol_number, region_of
-from natsim.audit.services import forwards, reachable_chains
+from natsim.audit.services import forwards, reachable_chains, routed_forwards
 from natsim.audit.shadow import RuleAt
 from natsim.audit.sources import SourceClass, source_classes
 from natsim.audit.space import Dim
@@ -190,7 +190,7 @@ def services(rulesets: dict[int, Ruleset], topo: Topology | None) -> list[Servic
             out.append(s)
 
     for fam, rs in sorted(rulesets.items()):
-        fwd = forwards(rs, topo)
+        fwd = forwards(rs, topo) + routed_forwards(rs, topo)
         for f in fwd:
             if f.host_port is None or f.proto not in PORT_PROTOS:
                 continue

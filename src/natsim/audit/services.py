@@ -160,3 +160,66 @@ def _forwards(ruleset: Ruleset, topology) -> list[Forward]:
                 bridge_for(ruleset, to_addr, topology) or not_from, not_from,
             ))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What the jumps on the way to a chain required of the packet (positive constraints only)."""
+
+    host_ip: IPAddress | None = None
+    proto: str = "all"
+    lo: int | None = None
+    hi: int | None = None
+
+    def narrowed(self, rule) -> "_Context":
+        d = rule.destination
+        host_ip = d.value.network_address if (d is not None and not d.negated
+                                               and d.value.prefixlen == d.value.max_prefixlen) else self.host_ip
+        proto = rule.protocol.value if rule.protocol is not None and not rule.protocol.negated else self.proto
+        lo, hi = _dport(rule)
+        return _Context(host_ip, proto, *((lo, hi) if lo is not None else (self.lo, self.hi)))
+
+
+#: How deep the jumps to a DNAT may nest (kube-proxy: SERVICES -> NODEPORTS -> EXT -> SVC -> SEP).
+MAX_JUMP_DEPTH = 12
+
+
+def routed_forwards(ruleset: Ruleset, topology=None) -> list[Forward]:
+    """DNATs whose address and port are named by the rules that jump to their chain, not by the DNAT.
+
+    kube-proxy writes a service as ``KUBE-SERVICES -d CLUSTER-IP -p tcp --dport 80 -j KUBE-SVC-X``
+    (or ``KUBE-NODEPORTS -p tcp --dport 30080 -j KUBE-EXT-X``) down to ``KUBE-SEP-Y -p tcp -j DNAT
+    --to-destination POD:8080``: the port a client opens is in the jump.  Each path from nat
+    PREROUTING gives one forward per DNAT, with what the path required.  DNATs that name their own
+    port are :func:`forwards`' (Docker's); these complete them for the exposure matrix.
+    """
+    nat = ruleset.table("nat")
+    if nat is None:
+        return []
+    out: list[Forward] = []
+    seen: set[tuple[int, _Context]] = set()
+
+    def visit(name: str, ctx: _Context, path: tuple[str, ...]) -> None:
+        chain = nat.chain(name)
+        if chain is None or name in path or len(path) > MAX_JUMP_DEPTH:
+            return
+        for idx, rule in enumerate(chain.rules, start=1):
+            tgt = rule.target
+            if isinstance(tgt, t.Jump):
+                visit(tgt.chain, ctx.narrowed(rule), path + (name,))
+                continue
+            if not isinstance(tgt, t.Dnat) or not tgt.to_destination or _dport(rule)[0] is not None:
+                continue
+            rng = tgt.to_destination[0]
+            here = ctx.narrowed(rule)
+            if rng.addresses is None or here.lo is None or (id(rule), here) in seen:
+                continue
+            seen.add((id(rule), here))
+            to_addr = rng.addresses.lo
+            out.append(Forward(
+                RuleAt("nat", name, idx, rule), here.proto, here.lo, here.hi, here.host_ip, to_addr,
+                rng.ports.lo if rng.ports is not None else here.lo, bridge_for(ruleset, to_addr, topology), None,
+            ))
+
+    visit("PREROUTING", _Context(), ())
+    return out
