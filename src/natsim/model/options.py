@@ -24,7 +24,7 @@ Value kinds (argument syntax):
   icmp6_type    the same with ICMPv6's names (``echo-request`` is 128) -> IcmpType
   nat_range     ``1.2.3.4:80``, ``[fd::1]:80``, ``:80``  -> NatRange
   port_nat      ``8080`` or ``8080-8090``                -> PortRange
-  number_str    a number kept as its original text (``0.33333333349``) -> str
+  number_str    a probability 0..1 kept as its original text (``0.33333333349``) -> str
   interface     ``eth0`` or ``br+``                      -> Interface
   set_ref       two words ``NAME src,dst``               -> (name, ("src", "dst"))
 """

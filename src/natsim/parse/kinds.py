@@ -8,6 +8,7 @@ expected; the caller adds the location.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable
 from functools import lru_cache
@@ -266,11 +267,31 @@ def set_ref(name: str, flags: str) -> tuple[str, tuple[str, ...]]:
     return (name, parts)
 
 
+#: What strtod reads as a whole word: a decimal or a C99 hexadecimal float (Python's float()
+#: would also take ``1_0``, which strtod stops at).  Infinities and NaN are matched separately.
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+_HEX_FLOAT = re.compile(r"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?\Z")
+
+
 def number_str(word: str) -> str:
-    try:
-        float(word)
-    except ValueError:
-        raise ValueProblem("expected a number") from None
+    """``--probability P``: what libxt_statistic accepts (strtod, 0 <= P <= 1), kept as written.
+
+    NaN passes iptables' range check but what lround() then stores is undefined, so natsim
+    refuses it (docs/decisions/0150-*).  A hexadecimal float is kept as its decimal value.
+    """
+    what = "expected a probability between 0 and 1"
+    if _DECIMAL.match(word):
+        value = float(word)
+    elif _HEX_FLOAT.match(word):
+        try:
+            value = float.fromhex(word)
+        except (ValueError, OverflowError):
+            raise ValueProblem(what) from None
+        word = repr(value)
+    else:
+        raise ValueProblem(what)
+    if not 0.0 <= value <= 1.0:  # also refuses an overflow to infinity (1e400)
+        raise ValueProblem(what)
     return word
 
 

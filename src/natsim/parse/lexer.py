@@ -351,7 +351,10 @@ def line_key(words: list[str], quoted: list[bool] | None) -> tuple[object, ...] 
     key = list(map(_TOKENS.get, words))
     if quoted:
         for i in itertools.compress(itertools.count(), quoted):
-            key[i] = _QUOTED_ITEM
+            # A quoted word after -m/-p/-j steers reading like an unquoted one (`-j "DROP"` is
+            # DROP), so a known word stays in the key: `-j "ACCEPT"` and `-j "DROP"` differ.
+            tok = key[i]
+            key[i] = _QUOTED_ITEM if tok is None else (_QUOTED_ITEM, tok)
     if key[0] is None:
         if words[0][0] != "[" or quoted and quoted[0] or not _COUNTERS.match(words[0]):
             return None

@@ -39,6 +39,8 @@ from natsim.parse.rules import Builder, LineProblem, RuleRecipe, compile_rule
 
 _TABLE_COMMENT = re.compile(r"#\s*table:\s*([A-Za-z_]+)|#.*\s-t\s+([A-Za-z_]+)\s+-S\b")
 _POLICIES = ("ACCEPT", "DROP")
+#: Names libiptc refuses to create a chain with (iptcc_create_chain: they are verdicts).
+_VERDICTS = frozenset({"ACCEPT", "DROP", "QUEUE", "RETURN"})
 _new_location = fast_new(Location)
 _NOT_RULES = frozenset({"TABLE", "CHAIN_DECL", "COMMIT"})
 
@@ -313,6 +315,11 @@ class Reader:
             raise LineProblem(index, "expected a chain name of at most 28 characters")
         if name.startswith("-") or name == "!":
             raise LineProblem(index, "expected a chain name not starting with '-' or '!'")
+        if name in _VERDICTS:
+            raise LineProblem(index, f"expected a chain name other than {name}, which iptables reserves "
+                                     "for its verdict")
+        if any(c in name for c in " \t\n\v\f\r"):
+            raise LineProblem(index, "expected a chain name without blanks")
 
     def _new_chain(self, words: list[str], plan: LinePlan) -> None:
         index = plan.values[0]

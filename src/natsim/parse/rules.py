@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -164,6 +165,19 @@ class RuleRecipe:
     insert: bool = False  # -I: at ``position`` (a word index) or at the head
 
 
+#: What iptables accepts as a match, target or chain name after -m/-j/-g: 1 to 28 characters
+#: (XT_EXTENSION_MAXNAMELEN - 1), no blank (libxtables' parse_target, xtables_find_match).
+_EXTENSION_NAME = re.compile(r"[^ \t\n\v\f\r]{1,28}\Z")
+
+
+def _name_problem(name: str, what: str) -> str:
+    if not name:
+        return f"expected a {what} (iptables refuses an empty one)"
+    if len(name) > 28:
+        return f"expected a {what} of at most 28 characters"
+    return f"expected a {what} without blanks"
+
+
 def _find_owner(owners: list[Owner], flag: str) -> tuple[Owner, str, OptionSpec] | None:
     for owner in reversed(owners):
         hit = owner.flags.get(flag)
@@ -210,6 +224,8 @@ def compile_rule(plan: LinePlan, key: tuple[str, ...]) -> RuleRecipe:
         flag = key[opt.flag]
         if opt.kind == "match":
             name = key[opt.values[0]][2:]
+            if not _EXTENSION_NAME.match(name):
+                raise LineProblem(opt.values[0], _name_problem(name, "match module name"))
             owners.append(_owner_for(MATCHES.get(name), "match", name, opt.values[0]))
             continue
         if opt.kind in ("jump", "goto"):
@@ -402,6 +418,8 @@ class Builder:
         """A Rule's -s/-d/-i/-o field for one word; None for an unnegated 0.0.0.0/0 (no match)."""
         if kind == "network" and "," in word:
             raise Fallback
+        if not word and kind == "interface":  # iptables: "Empty interface is likely to be undesired"
+            raise LineProblem(index, "expected an interface name (iptables refuses an empty -i/-o)")
         got: Neg[Any] | None = self.neg_value(kind, word, negated, index)
         if kind == "network" and not negated and got.value.prefixlen == 0:  # type: ignore[union-attr]
             got = None  # -s 0.0.0.0/0 matches everything: the kernel keeps no address match
@@ -512,6 +530,8 @@ class Builder:
                 got = cache[key] = self._maker(recipe)(words)
             return got
         name = words[recipe.name_index]
+        if not _EXTENSION_NAME.match(name):
+            raise LineProblem(recipe.name_index, _name_problem(name, "target or chain name"))
         if kind == "goto":
             return self.jump(name, True)
         if not recipe.args and name in chains:
@@ -530,6 +550,8 @@ class Builder:
         cache = self._jumps[goto]
         got = cache.get(chain)
         if got is None:
+            if not _EXTENSION_NAME.match(chain):
+                raise LineProblem(-1, _name_problem(chain, "chain name"))  # the general path locates it
             got = cache[chain] = Jump(chain, goto)
         return got
 
