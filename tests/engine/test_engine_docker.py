@@ -343,6 +343,32 @@ def test_refusal_travels_back_through_the_rules() -> None:
     assert o2.end == "refused"
 
 
+def _host_rules(rule: str) -> Network:
+    return Network(rulesets={4: parse_text("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                                          f"{rule}\nCOMMIT\n", "r", family=4).ruleset},
+                   topology=Host([], []).topology())
+
+
+@pytest.mark.parametrize("reject_with, end", [("icmp-port-unreachable", "timeout"), ("tcp-reset", "closed")])
+def test_a_rejected_handshake_ack_comes_after_connect_returned(reject_with: str, end: str) -> None:
+    """Decision 0139: only the last ACK of the handshake meets the REJECT.  connect() has returned by then;
+    the server never accepts.  A RST that comes back resets the client (closed), an ICMP error only marks its
+    socket, so the client's first request times out."""
+    net = _host_rules(f"-A INPUT -p tcp --dport 22 -m conntrack --ctstate ESTABLISHED -j REJECT --reject-with {reject_with}")
+    o = one(simulate(net, Flow("outside", ip(HOST), "tcp", 22)))
+    assert o.verdict == "blocked" and o.end == end
+    assert o.reason.startswith("ACK: rejected") and "connect() had already returned" in o.reason
+    assert [leg.direction for leg in o.legs] == ["request", "reply", "request", "reply"]  # SYN, SYN-ACK, ACK, answer
+    assert o.legs[-1].delivered  # the answer to the ACK does reach the client
+
+
+def test_a_refused_request_is_told_as_the_request() -> None:
+    """The refusal walked back is the last leg, but the REJECT stopped the request: the reason says so."""
+    o = one(simulate(_host_rules("-A INPUT -p tcp --dport 22 -j REJECT --reject-with tcp-reset"),
+                     Flow("outside", ip(HOST), "tcp", 22)))
+    assert o.end == "refused" and o.reason.startswith("request: rejected (tcp-reset)")
+
+
 @pytest.mark.parametrize("rp", ["1", "0"])
 def test_reverse_path_filter_on_a_spoofed_container_subnet_source(rp) -> None:
     extra = (("net.ipv4.conf.all.rp_filter", rp), ("net.ipv4.conf.eth0.rp_filter", rp))

@@ -158,7 +158,7 @@ def _connect(run: Run, ns: Ns, p0: Packet, legs: list[Leg], in_iface: str | None
         at = Packet(at_server.family, at_server.src, at_server.dst, at_server.proto, at_server.sport, at_server.dport)
         end_a, _ = _leg(run, legs, "request", lambda: _originate(run, ns, ack, in_iface), Expect(server.name, at))
         if end_a.kind != "delivered":
-            return _Conn(legs, False, _silent(end_a))
+            return _Conn(legs, False, _lost_ack(run, legs, ns, first, end_a))
     if kind == "proxy":
         target = _proxy_target(run, server, at_server)
         proxied = LegEnd("proxy", server.name, at_server, step, info, extra=target)
@@ -168,11 +168,42 @@ def _connect(run: Run, ns: Ns, p0: Packet, legs: list[Leg], in_iface: str | None
 
 
 def _silent(end: LegEnd) -> LegEnd:
-    """A lost reply or ACK: whatever stopped it, the client only ever sees silence (decision 0067)."""
+    """A lost reply: whatever stopped it, the client only ever sees silence (decision 0067)."""
     if end.end in ("refused", "unreachable"):
         return LegEnd(end.kind, end.ns, end.packet, end.step, end.reason + " (the client sees no answer)", "timeout",
                       end.extra)
     return end
+
+
+def _lost_ack(run: Run, legs: list[Leg], client: Ns, first: Packet, end: LegEnd) -> LegEnd:
+    """The handshake's last ACK is stopped: connect() has already returned (decision 0139).
+
+    The server never accepts the connection.  A REJECT's answer is walked back like any refusal: a
+    RST that reaches the client resets its connection (``closed``); an ICMP error only marks the
+    socket (a soft error), so the client waits for an answer that never comes (``timeout``).
+    """
+    done = "; the client's connect() had already returned (the SYN-ACK reached it), but the server never gets " \
+           "the connection"
+    if end.kind != "dropped" or not (isinstance(end.extra, tuple) and end.extra[0] == "reject"):
+        if end.kind == "unknown":
+            return end
+        return LegEnd(end.kind, end.ns, end.packet, end.step, end.reason + done + ": its first request times out",
+                      "timeout", end.extra)
+    err = _rejection(end.packet, end.extra[1], run.world.ns(end.ns))
+    origin = run.world.ns(end.ns)
+    want = Packet(first.family, first.dst, first.src, first.proto, first.dport, first.sport)
+    back, _ = _leg(run, legs, "reply", lambda: run.send_local(origin, err),
+                   Expect(client.name, want, err is not None and err.proto != "tcp"))
+    if back.kind != "delivered" or err is None:
+        why = f" ({back.reason})" if err is not None else ""
+        return LegEnd(end.kind, end.ns, end.packet, end.step, end.reason + done + "; the answer to the ACK never "
+                      f"reaches the client{why}, and its first request times out", "timeout", end.extra)
+    if err.proto == "tcp":
+        return LegEnd(end.kind, end.ns, end.packet, end.step, end.reason + done + "; the reset that comes back "
+                      "closes the client's connection", "closed", end.extra)
+    return LegEnd(end.kind, end.ns, end.packet, end.step, end.reason + done + "; the ICMP error that comes back only "
+                  "marks the client's socket (a client on a sub-millisecond path may read it as 'connection refused' "
+                  "from connect()), and its first request times out", "timeout", end.extra)
 
 
 REJECT_CODES = {  # --reject-with -> (ICMP type, code, what connect() reports)
@@ -400,10 +431,17 @@ def _outcome(run: Run, conn: _Conn, legs: list[Leg], via_proxy: bool) -> Outcome
                        unknowns=unknowns, reason=reason, end="connected")
     assert end is not None
     verdict = "unknown" if end.kind == "unknown" else "blocked"
-    leg = legs[-1].direction if legs else "request"
-    reason = f"{leg}: {end.reason}"
+    reason = f"{_stopped_leg(legs, end.step)}: {end.reason}"
     return Outcome(verdict, tuple(legs), end.step, via_proxy=via_proxy, unknowns=unknowns,  # type: ignore[arg-type]
                    reason=reason, end=end.end if verdict != "unknown" else "unknown")
+
+
+def _stopped_leg(legs: list[Leg], step: Step | None) -> str:
+    """Which packet was stopped: the leg holding the deciding step (a refusal walked back comes after it)."""
+    for leg in legs:
+        if step is not None and any(s is step for s in leg.steps):
+            return "ACK" if _is_ack_leg(leg) else leg.direction
+    return legs[-1].direction if legs else "request"
 
 
 def _deciding_accept(legs: list[Leg]) -> Step | None:

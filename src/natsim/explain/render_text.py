@@ -22,7 +22,7 @@ END_WORDS = {
     "refused": "connection refused (a RST or ICMP error reaches it)",
     "timeout": "a timeout (nothing comes back)",
     "unreachable": "host/network unreachable (an ICMP error reaches it)",
-    "closed": "it connects, then the connection is closed (docker-proxy's backend refused)",
+    "closed": "it connects, then the connection is closed or reset before any answer",
 }
 
 
