@@ -108,3 +108,24 @@ def test_the_path_says_why_docker_proxy_and_not_dnat_served_a_container(capsys) 
     assert "docker-proxy accepts on 192.0.2.10:8066/tcp and connects to 172.17.0.2:3306" in path
     code, out, _ = run(capsys, "explain", EXAMPLE, "--from", "container:webapp", "--to", "host:8066/tcp", "--via", "192.0.2.10")
     assert "  path: docker-proxy accepts on 192.0.2.10:8066/tcp" in out
+
+
+def test_a_big_host_lists_the_assumptions_this_connection_touches(capsys, tmp_path) -> None:
+    """A host with 1,000 published ports infers thousands of facts; the text lists those about the containers
+    and networks on the connection's path and counts the rest, which --json keeps."""
+    from natsim.generate import docker_host
+
+    rules = tmp_path / "big.rules"
+    rules.write_text(docker_host(1000, containers=100))
+    code, out, err = run(capsys, "explain", str(rules), "--from", "outside", "--to", "host:10005/tcp", "--no-fix")
+    assert code == 0, err
+    assert "REACHABLE" in out.splitlines()[0]
+    target = next(line.split("-> ")[-1].split(":")[0] for line in out.splitlines() if line.startswith("  DNAT"))
+    listed = [line for line in out.splitlines() if line.startswith("  - ")]
+    assert any(f"container {target} " in line for line in listed)  # the container the DNAT chose
+    assert not any(line.startswith("  - container ") and f"container {target} " not in line for line in listed)
+    folded = next(line for line in listed if line.startswith("  - and "))
+    left_out = int(folded.split()[2])
+    assert left_out > 1000 and "--json lists them all" in folded
+    code, js, _ = run(capsys, "explain", str(rules), "--from", "outside", "--to", "host:10005/tcp", "--no-fix", "--json")
+    assert len(json.loads(js)["assumptions"]) >= left_out + len(listed) - 1

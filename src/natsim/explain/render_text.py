@@ -7,6 +7,8 @@ verified change when the answer is not what they want.
 
 from __future__ import annotations
 
+import re
+
 from natsim.engine.packet import Packet, endpoint
 from natsim.engine.result import Leg, Outcome, Step
 from natsim.engine.tri import Unknown
@@ -87,11 +89,9 @@ def _flow_target(fa: FlowAnswer) -> str:
 
 
 def _assumptions(answer: Answer) -> list[str]:
-    seen: list[str] = []
-    for a in (*answer.assumptions, *(x for f in answer.flows for x in (*f.assumptions, *f.result.assumptions))):
-        if a not in seen:
-            seen.append(a)
-    return seen
+    """Every assumption once, in order of first mention (a big host has thousands: no quadratic scan)."""
+    return list(dict.fromkeys(
+        (*answer.assumptions, *(x for f in answer.flows for x in (*f.assumptions, *f.result.assumptions)))))
 
 
 def _grouped(lines: list[str]) -> list[str]:
@@ -117,13 +117,47 @@ def _grouped(lines: list[str]) -> list[str]:
     return out
 
 
+#: Above this many assumptions, those about containers and networks the connection never touched are counted,
+#: not listed (a host with 10,000 published ports infers 10,000 of them; ``--json`` keeps every one).
+MAX_LISTED_ASSUMPTIONS = 30
+_SUBJECT = re.compile(r"^(?:container|network) (\S+)")
+
+
+def _touched(answer: Answer) -> set[str]:
+    """Names and addresses the connection met: namespaces, interfaces, bridge ports, packet addresses."""
+    out: set[str] = set()
+    for fa in answer.flows:
+        for o in fa.result.outcomes:
+            for leg in o.legs:
+                for st in leg.steps:
+                    out.add(st.namespace.split(":", 1)[-1])
+                    for p in (st.packet, st.packet_after):
+                        if p is not None:
+                            out.update(str(x) for x in (p.src, p.dst, p.in_iface, p.out_iface, p.physdev_in,
+                                                        p.physdev_out) if x is not None)
+    return out
+
+
+def _relevant(assumptions: list[str], answer: Answer) -> tuple[list[str], int]:
+    """The assumptions worth reading for this answer, and how many others were left out of the text."""
+    if len(assumptions) <= MAX_LISTED_ASSUMPTIONS:
+        return assumptions, 0
+    touched = _touched(answer)
+    keep = [a for a in assumptions if (m := _SUBJECT.match(a)) is None or m.group(1) in touched]
+    return keep, len(assumptions) - len(keep)
+
+
 def _closing(answer: Answer) -> list[str]:
     """What the answer rests on: facts nobody read, then inputs that were not given."""
     lines: list[str] = []
-    assumptions = _grouped(_assumptions(answer))
+    listed, left_out = _relevant(_assumptions(answer), answer)
+    assumptions = _grouped(listed)
     if assumptions:
         lines.append("assumptions:")
         lines.extend(f"  - {a}" for a in assumptions)
+        if left_out:
+            lines.append(f"  - and {left_out} more about containers and networks this connection does not touch "
+                         "(--json lists them all)")
     if answer.notes:
         lines.append("not given / warnings:")
         lines.extend(f"  - {n}" for n in answer.notes)
