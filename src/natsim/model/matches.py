@@ -65,7 +65,7 @@ class Tcp(Match):
     sport: Neg[PortRange] | None = option("--sport", "--source-port", kind="port_range")
     dport: Neg[PortRange] | None = option("--dport", "--destination-port", kind="port_range")
     flags: Neg[TcpFlags] | None = option("--tcp-flags", kind="tcp_flags")  # --syn is parsed into this
-    tcp_option: Neg[int] | None = option("--tcp-option", kind="int")
+    tcp_option: Neg[int] | None = option("--tcp-option", kind="int", refined="u8")
 
 
 @match_module("udp")
@@ -120,7 +120,7 @@ class Multiport(Match):
 @match_module("conntrack")
 @dataclass(frozen=True, slots=True)
 class Conntrack(Match):
-    ctstate: Neg[frozenset[str]] | None = option("--ctstate", kind="str_set")
+    ctstate: Neg[frozenset[str]] | None = option("--ctstate", kind="str_set", refined="ctstate")
     ctproto: Neg[str] | None = option("--ctproto", kind="str")
     ctorigsrc: Neg[IPNetwork] | None = option("--ctorigsrc", kind="network")
     ctorigdst: Neg[IPNetwork] | None = option("--ctorigdst", kind="network")
@@ -130,22 +130,22 @@ class Conntrack(Match):
     ctorigdstport: Neg[PortRange] | None = option("--ctorigdstport", kind="port_range")
     ctreplsrcport: Neg[PortRange] | None = option("--ctreplsrcport", kind="port_range")
     ctrepldstport: Neg[PortRange] | None = option("--ctrepldstport", kind="port_range")
-    ctstatus: Neg[frozenset[str]] | None = option("--ctstatus", kind="str_set")
+    ctstatus: Neg[frozenset[str]] | None = option("--ctstatus", kind="str_set", refined="ctstatus")
     ctexpire: Neg[PortRange] | None = option("--ctexpire", kind="port_range")
-    ctdir: str | None = option("--ctdir", kind="str", negatable=False)
+    ctdir: str | None = option("--ctdir", kind="str", negatable=False, refined="ctdir")
 
 
 @match_module("state")
 @dataclass(frozen=True, slots=True)
 class State(Match):
-    state: Neg[frozenset[str]] | None = option("--state", kind="str_set")
+    state: Neg[frozenset[str]] | None = option("--state", kind="str_set", refined="state")
 
 
 @match_module("addrtype")
 @dataclass(frozen=True, slots=True)
 class AddrType(Match):
-    src_type: Neg[frozenset[str]] | None = option("--src-type", kind="str_set")
-    dst_type: Neg[frozenset[str]] | None = option("--dst-type", kind="str_set")
+    src_type: Neg[frozenset[str]] | None = option("--src-type", kind="str_set", refined="addrtype")
+    dst_type: Neg[frozenset[str]] | None = option("--dst-type", kind="str_set", refined="addrtype")
     limit_iface_in: bool | None = option("--limit-iface-in", kind="flag", negatable=False)
     limit_iface_out: bool | None = option("--limit-iface-out", kind="flag", negatable=False)
 
@@ -205,23 +205,23 @@ class Set(Match):
 @match_module("statistic")
 @dataclass(frozen=True, slots=True)
 class Statistic(Match):
-    mode: str | None = option("--mode", kind="str", negatable=False)
+    mode: str | None = option("--mode", kind="str", negatable=False, refined="stat_mode")
     probability: Neg[str] | None = option("--probability", kind="number_str")
-    every: Neg[int] | None = option("--every", kind="int")
+    every: Neg[int] | None = option("--every", kind="int", refined="every")
     packet: int | None = option("--packet", kind="int", negatable=False)
 
 
 @match_module("mac")
 @dataclass(frozen=True, slots=True)
 class Mac(Match):
-    mac_source: Neg[str] | None = option("--mac-source", kind="str")
+    mac_source: Neg[str] | None = option("--mac-source", kind="str", refined="mac")
 
 
 @match_module("limit")
 @dataclass(frozen=True, slots=True)
 class Limit(Match):
-    limit: str | None = option("--limit", kind="str", negatable=False)
-    limit_burst: int | None = option("--limit-burst", kind="int", negatable=False)
+    limit: str | None = option("--limit", kind="str", negatable=False, refined="rate")
+    limit_burst: int | None = option("--limit-burst", kind="int", negatable=False, refined="burst")
 
 
 @match_module("recent")
@@ -265,26 +265,26 @@ class Length(Match):
 @match_module("dscp")
 @dataclass(frozen=True, slots=True)
 class Dscp(Match):
-    dscp: Neg[int] | None = option("--dscp", kind="int")
-    dscp_class: Neg[str] | None = option("--dscp-class", kind="str")
+    dscp: Neg[int] | None = option("--dscp", kind="int", refined="dscp")
+    dscp_class: Neg[str] | None = option("--dscp-class", kind="str", refined="dscp_class")
 
 
 @match_module("tos")
 @dataclass(frozen=True, slots=True)
 class Tos(Match):
-    tos: Neg[MarkMask] | None = option("--tos", kind="mark_mask")
+    tos: Neg[MarkMask] | None = option("--tos", kind="mark_mask", refined="tos")
 
 
 @match_module("policy")
 @dataclass(frozen=True, slots=True)
 class Policy(Match):
-    dir: str | None = option("--dir", kind="str", negatable=False)
-    pol: str | None = option("--pol", kind="str", negatable=False)
+    dir: str | None = option("--dir", kind="str", negatable=False, refined="policy_dir")
+    pol: str | None = option("--pol", kind="str", negatable=False, refined="policy_pol")
     strict: bool | None = option("--strict", kind="flag", negatable=False)
     reqid: Neg[int] | None = option("--reqid", kind="int")
     spi: Neg[int] | None = option("--spi", kind="int")
     proto: Neg[str] | None = option("--proto", kind="str")
-    mode: Neg[str] | None = option("--mode", kind="str")
+    mode: Neg[str] | None = option("--mode", kind="str", refined="policy_mode")
     tunnel_src: Neg[IPNetwork] | None = option("--tunnel-src", kind="network")
     tunnel_dst: Neg[IPNetwork] | None = option("--tunnel-dst", kind="network")
     next: bool | None = option("--next", kind="flag", negatable=False)

@@ -27,6 +27,24 @@ Value kinds (argument syntax):
   number_str    a probability 0..1 kept as its original text (``0.33333333349``) -> str
   interface     ``eth0`` or ``br+``                      -> Interface
   set_ref       two words ``NAME src,dst``               -> (name, ("src", "dst"))
+
+Refined kinds: the same value type as a base kind, but only the values iptables accepts
+for one option (docs/decisions/0151-*).  A spec keeps its declared ``kind`` (the value type,
+how it is rendered); the parser reads it with ``spec.reader`` (``option(..., refined=...)``).
+  ctstate, state, ctstatus, addrtype  names (or iptables' prefixes of them) -> str_set
+  ctdir         ORIGINAL or REPLY                        -> str (upper-cased)
+  choice words  stat_mode, policy_dir, policy_pol, policy_mode -> str
+  u8, u16       0..255, 0..65535                          -> int
+  dscp          0..63                                    -> int
+  every         1..2^32-1                                -> int
+  burst         1..10000                                 -> int
+  mss           0..65515 (0..65495 in an IPv6 ruleset)   -> int
+  tos           ``0x10``, ``0x10/0x3f`` (bytes) or a symbolic name -> MarkMask
+  dscp_class    a DiffServ class name (``AF11``)          -> str
+  rate          ``5/min`` as libxt_limit reads it        -> str
+  log_level     ``0``..``7`` or a syslog level name      -> str
+  mac           ``00:11:22:33:44:55``                    -> str (lower-case, two digits per byte)
+  reject_with   an ICMP or ICMPv6 reply type              -> str (its full name)
 """
 
 from __future__ import annotations
@@ -42,18 +60,40 @@ class OptionSpec:
     kind: str
     negatable: bool = True  # may be written with '!' in front; the field then holds Neg[...]
     nargs: int = 1  # argument words (0 for a flag)
+    refined: str | None = None  # a narrower kind the parser reads the value with (see option())
+
+    @property
+    def reader(self) -> str:
+        """The kind the parser converts the value with: the refined kind if any, else ``kind``."""
+        return self.refined or self.kind
 
     @property
     def canonical(self) -> str:
         return self.flags[0]
 
 
+#: Refined kind -> the base kind it is rendered as.
+REFINES: dict[str, str] = {
+    "ctstate": "str_set", "state": "str_set", "ctstatus": "str_set", "addrtype": "str_set",
+    "ctdir": "str", "stat_mode": "str", "policy_dir": "str", "policy_pol": "str", "policy_mode": "str",
+    "dscp_class": "str", "rate": "str", "log_level": "str", "mac": "str",
+    "reject_with": "str",
+    "u8": "int", "u16": "int", "dscp": "int", "every": "int", "burst": "int", "mss": "int",
+    "tos": "mark_mask",
+}
+
+
 _NARGS = {"flag": 0, "tcp_flags": 2, "set_ref": 2}
 
 
-def option(*flags: str, kind: str, negatable: bool = True, default: Any = None) -> Any:
-    """A dataclass field that is spelled ``flags[0] VALUE`` on the command line."""
-    spec = OptionSpec(tuple(flags), kind, negatable, _NARGS.get(kind, 1))
+def option(*flags: str, kind: str, negatable: bool = True, default: Any = None, refined: str | None = None) -> Any:
+    """A dataclass field that is spelled ``flags[0] VALUE`` on the command line.
+
+    ``refined`` names a narrower kind the parser reads the value with (only what iptables accepts
+    for this option); ``kind`` stays the value's type and how it is rendered.
+    """
+    assert refined is None or REFINES[refined] == kind, (flags, kind, refined)
+    spec = OptionSpec(tuple(flags), kind, negatable, _NARGS.get(kind, 1), refined)
     return dataclasses.field(default=default, metadata={"option": spec})
 
 

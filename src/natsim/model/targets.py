@@ -78,7 +78,7 @@ class Jump(Target):
 @target("REJECT", tables=("filter",), hooks=("INPUT", "FORWARD", "OUTPUT"))
 @dataclass(frozen=True, slots=True)
 class Reject(Target):
-    reject_with: str | None = option("--reject-with", kind="str", negatable=False)
+    reject_with: str | None = option("--reject-with", kind="str", negatable=False, refined="reject_with")
 
 
 @target("DNAT", tables=("nat",), hooks=("PREROUTING", "OUTPUT"))
@@ -122,7 +122,7 @@ class Netmap(Target):
 @target("LOG")
 @dataclass(frozen=True, slots=True)
 class Log(Target):
-    log_level: str | None = option("--log-level", kind="str", negatable=False)
+    log_level: str | None = option("--log-level", kind="str", negatable=False, refined="log_level")
     log_prefix: str | None = option("--log-prefix", kind="str", negatable=False)
     log_tcp_sequence: bool | None = option("--log-tcp-sequence", kind="flag", negatable=False)
     log_tcp_options: bool | None = option("--log-tcp-options", kind="flag", negatable=False)
@@ -135,7 +135,7 @@ class Log(Target):
 @dataclass(frozen=True, slots=True)
 class Nflog(Target):
     nflog_prefix: str | None = option("--nflog-prefix", kind="str", negatable=False)
-    nflog_group: int | None = option("--nflog-group", kind="int", negatable=False)
+    nflog_group: int | None = option("--nflog-group", kind="int", negatable=False, refined="u16")
     nflog_range: int | None = option("--nflog-range", kind="int", negatable=False)
     nflog_size: int | None = option("--nflog-size", kind="int", negatable=False)
     nflog_threshold: int | None = option("--nflog-threshold", kind="int", negatable=False)
@@ -200,7 +200,7 @@ class Checksum(Target):
 @target("TCPMSS")
 @dataclass(frozen=True, slots=True)
 class Tcpmss(Target):
-    set_mss: int | None = option("--set-mss", kind="int", negatable=False)
+    set_mss: int | None = option("--set-mss", kind="int", negatable=False, refined="mss")
     clamp_mss_to_pmtu: bool | None = option("--clamp-mss-to-pmtu", kind="flag", negatable=False)
 
 

@@ -16,7 +16,9 @@ from functools import lru_cache
 from natsim.model.construct import fast_new
 from natsim.model.matches import IcmpType, TcpFlags
 from natsim.model.values import AddressRange, Interface, MarkMask, NatRange, PortRange
+from natsim.parse import names
 from natsim.parse.names import ICMP6_TYPES, ICMP_TYPES, TCP_FLAGS
+from natsim.parse.normalize import limit_period
 
 # Values are made once per distinct word, but a big dump has tens of thousands of distinct words.
 _new_address_range = fast_new(AddressRange)
@@ -299,6 +301,161 @@ def _str(word: str) -> str:
     return word
 
 
+# -- refined kinds (natsim.model.options.REFINES; docs/decisions/0151-*) -----------------------
+
+def uint(lo: int, hi: int, what: str) -> Callable[[str], int]:
+    """A converter of numbers strtoul reads (decimal, 0x-hex, 0-octal) from ``lo`` to ``hi``."""
+    expected = f"expected {what} between {lo} and {hi}"
+
+    def convert(word: str) -> int:
+        try:
+            value = parse_int(word, what, hi)
+        except ValueProblem:
+            raise ValueProblem(expected) from None
+        if value < lo:
+            raise ValueProblem(expected)
+        return value
+
+    return convert
+
+
+def _abbreviated(item: str, choices: tuple[str, ...]) -> str | None:
+    """The first choice ``item`` is a case-insensitive prefix of (strncasecmp over len(item))."""
+    if not item:
+        return None
+    low = item.lower()
+    for choice in choices:
+        if choice.lower().startswith(low):
+            return choice
+    return None
+
+
+def name_set(choices: tuple[str, ...], what: str) -> Callable[[str], frozenset[str]]:
+    """A converter of comma lists of ``choices`` as libxt_conntrack/state/addrtype read them."""
+    expected = f"expected a comma list of {what} ({', '.join(choices)}, or a prefix of one)"
+
+    def convert(word: str) -> frozenset[str]:
+        out = set()
+        for item in word.split(","):
+            name = _abbreviated(item, choices)
+            if name is None:
+                raise ValueProblem(expected)
+            out.add(name)
+        return frozenset(out)
+
+    return convert
+
+
+def choice(choices: tuple[str, ...], fold_case: bool = False) -> Callable[[str], str]:
+    """A converter of one of ``choices``, spelled exactly (strcmp) or without case (strcasecmp)."""
+    expected = "expected " + " or ".join(choices)
+
+    def convert(word: str) -> str:
+        key = word.upper() if fold_case else word
+        if key not in choices:
+            raise ValueProblem(expected)
+        return key
+
+    return convert
+
+
+def tos(word: str) -> MarkMask:
+    """``--tos``: ``V`` or ``V/M`` (bytes; a lone V compares the whole byte) or a symbolic name."""
+    value_s, sep, mask_s = word.partition("/")
+    try:
+        value = parse_int(value_s, "a TOS value", 0xFF)
+    except ValueProblem:
+        if sep or word.lower() not in names.TOS_NAMES:
+            raise ValueProblem("expected a TOS value 0..0xff[/MASK] or a name like Minimize-Delay") from None
+        return _new_mark_mask(names.TOS_NAMES[word.lower()], 0x3F)
+    mask = parse_int(mask_s, "a TOS mask", 0xFF) if sep else 0xFF
+    return _new_mark_mask(value, mask)
+
+
+def dscp_class(word: str) -> str:
+    """``--dscp-class``: the first class the word starts with, without case (``af11`` is AF11)."""
+    low = word.lower()
+    for name, _code in names.DSCP_CLASS_ORDER:
+        if low.startswith(name.lower()):
+            return name
+    raise ValueProblem("expected a DiffServ class (CS0..CS7, BE, AF11..AF43, EF)")
+
+
+def rate(word: str) -> str:
+    """``--limit``: what libxt_limit's parse_rate accepts (see normalize.limit_period), kept as written."""
+    if limit_period(word) is None:
+        raise ValueProblem("expected a rate N/UNIT with 1 <= N and UNIT second, minute, hour or day "
+                           "(at most 10000/second)")
+    return word
+
+
+def log_level(word: str) -> str:
+    """``--log-level``: 0..7 (strtoul) or a syslog name, spelled in lower case; kept as its number."""
+    level = names.LOG_LEVELS.get(word)
+    if level is None:
+        try:
+            level = parse_int(word, "a log level", 7)
+        except ValueProblem:
+            raise ValueProblem("expected a log level 0..7 or emerg, alert, crit, err, warning, notice, "
+                               "info, debug") from None
+    return str(level)
+
+
+_MAC_BYTE = re.compile(r"(?:[0-9a-fA-F]{1,2}|[+\-\s][0-9a-fA-F])?\Z")
+
+
+def mac(word: str) -> str:
+    """``--mac-source``: six ':'-separated bytes as libxtables reads them (strtoul base 16, at
+    most two characters each, an empty one is 0), printed as iptables-save does (``%02x``).
+
+    A word iptables refuses is still kept as written, as before: fixtures/corpus/fffuu-tum-net-*
+    holds 1653 redacted ``XX:XX:XX:XX:XX:XX`` (docs/decisions/0151-*, left open).
+    """
+    parts = word.split(":")
+    if len(parts) != 6 or not all(_MAC_BYTE.match(p) for p in parts):
+        return word
+    return ":".join(f"{(int(p, 16) if p else 0) & 0xFF:02x}" for p in parts)
+
+
+def reject_with(word: str, family: int | None) -> str:
+    """``--reject-with``: the first (name, alias) the word abbreviates (without case), per family.
+
+    A word that means different replies to iptables and ip6tables (``icmp``, ``""``) is refused
+    while the ruleset's family is not known yet; ``port-unreach`` (the default in both) is kept.
+    """
+    v4, v6 = _reject_name(word, names.REJECT_TYPES4), _reject_name(word, names.REJECT_TYPES6)
+    if family == 4 or (family is None and v6 is None):
+        if v4 is None:
+            raise ValueProblem("expected an IPv4 reject type such as icmp-port-unreachable or tcp-reset")
+        return v4
+    if family == 6 or v4 is None:
+        if v6 is None:
+            raise ValueProblem("expected an IPv6 reject type such as icmp6-port-unreachable or tcp-reset")
+        return v6
+    if v4 == v6:
+        return v4
+    if (v4, v6) == ("icmp-port-unreachable", "icmp6-port-unreachable"):
+        return "port-unreach"  # the default of both families (natsim stores it as None)
+    raise ValueProblem(f"expected a reject type of one family (iptables reads this as {v4}, ip6tables as {v6})")
+
+
+def _reject_name(word: str, table: tuple[tuple[str, str], ...]) -> str | None:
+    low = word.lower()
+    for name, alias in table:
+        if name.startswith(low) or alias.startswith(low):
+            return name
+    return None
+
+
+#: TCPMSS --set-mss: at most 65535 less the minimal IP header (libxt_TCPMSS: 0-65515 / 0-65495).
+_MSS_MAX = {4: 65535 - 20, 6: 65535 - 40}
+
+
+def mss(word: str, family: int | None) -> int:
+    """``--set-mss``: 0..65515 (IPv4) or 0..65495 (IPv6); the IPv4 bound while the family is unknown."""
+    return uint(0, _MSS_MAX[family or 4], "an MSS")(word)
+
+
 #: kind -> converter taking the option's value words.
 CONVERTERS: dict[str, Callable[..., object]] = {
     "int": parse_int,
@@ -320,10 +477,37 @@ CONVERTERS: dict[str, Callable[..., object]] = {
     "number_str": number_str,
     "interface": interface,
     "set_ref": set_ref,
+    "ctstate": name_set(names.CT_STATES, "conntrack states"),
+    "state": name_set(names.STATES, "states"),
+    "ctstatus": name_set(names.CT_STATUSES, "conntrack statuses"),
+    "addrtype": name_set(names.ADDR_TYPES, "address types"),
+    "ctdir": choice(("ORIGINAL", "REPLY"), fold_case=True),
+    "stat_mode": choice(("random", "nth")),
+    "policy_dir": choice(("in", "out")),
+    "policy_pol": choice(("none", "ipsec")),
+    "policy_mode": choice(("transport", "tunnel")),
+    "u8": uint(0, 0xFF, "a number"),
+    "u16": uint(0, 0xFFFF, "a number"),
+    "dscp": uint(0, 63, "a DSCP value"),
+    "every": uint(1, 0xFFFFFFFF, "a count"),
+    "burst": uint(1, 10000, "a burst (the kernel refuses 0)"),
+    "tos": tos,
+    "dscp_class": dscp_class,
+    "rate": rate,
+    "log_level": log_level,
+    "mac": mac,
+}
+
+#: Kinds whose reading depends on the ruleset's family: kind -> converter(word, family or None).
+FAMILY_CONVERTERS: dict[str, Callable[[str, int | None], object]] = {
+    "reject_with": reject_with,
+    "mss": mss,
 }
 
 #: Kinds whose values carry an IP address, so the ruleset's family must agree.
 ADDRESS_KINDS = frozenset({"network", "address", "address_range", "nat_range"})
+#: Kinds some of whose values only one family accepts (the parser checks them like addresses).
+FAMILY_KINDS = ADDRESS_KINDS | {"reject_with", "mss"}
 
 
 def family_of(kind: str, value: object) -> int | None:
@@ -335,4 +519,8 @@ def family_of(kind: str, value: object) -> int | None:
     if kind == "nat_range":
         first = value[0].addresses  # type: ignore[index]
         return first.lo.version if first is not None else None
+    if kind == "reject_with":
+        return 6 if value.startswith("icmp6-") else 4 if value.startswith("icmp-") else None  # type: ignore[attr-defined]
+    if kind == "mss":
+        return 4 if value > _MSS_MAX[6] else None  # type: ignore[operator]
     return None

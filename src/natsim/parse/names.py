@@ -77,8 +77,42 @@ ICMP6_TYPES: dict[str, tuple[int | None, int | None]] = {
 
 #: ``--log-level NAME`` -> number (syslog levels); iptables-save prints the number.
 LOG_LEVELS: dict[str, int] = {
-    "emerg": 0, "alert": 1, "crit": 2, "error": 3, "err": 3, "warning": 4, "warn": 4,
+    "emerg": 0, "alert": 1, "crit": 2, "error": 3, "err": 3, "warning": 4,
     "notice": 5, "info": 6, "debug": 7, "panic": 0,
+}
+
+#: Names of comma-list options, in the order iptables tries them: an item may be any prefix of a
+#: name, in any case (strncasecmp over the item's length), so ``EST`` is ESTABLISHED.
+CT_STATES: tuple[str, ...] = ("INVALID", "NEW", "ESTABLISHED", "RELATED", "UNTRACKED", "SNAT", "DNAT")
+STATES: tuple[str, ...] = ("INVALID", "NEW", "ESTABLISHED", "RELATED", "UNTRACKED")
+CT_STATUSES: tuple[str, ...] = ("NONE", "EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED")
+ADDR_TYPES: tuple[str, ...] = ("UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE",
+                               "UNREACHABLE", "PROHIBIT", "THROW", "NAT", "XRESOLVE")
+
+#: REJECT --reject-with (name, alias) pairs in libipt_REJECT's / libip6t_REJECT's order.
+REJECT_TYPES4: tuple[tuple[str, str], ...] = (
+    ("icmp-net-unreachable", "net-unreach"), ("icmp-host-unreachable", "host-unreach"),
+    ("icmp-proto-unreachable", "proto-unreach"), ("icmp-port-unreachable", "port-unreach"),
+    ("icmp-net-prohibited", "net-prohib"), ("icmp-host-prohibited", "host-prohib"),
+    ("tcp-reset", "tcp-rst"), ("icmp-admin-prohibited", "admin-prohib"),
+)
+REJECT_TYPES6: tuple[tuple[str, str], ...] = (
+    ("icmp6-no-route", "no-route"), ("icmp6-adm-prohibited", "adm-prohibited"),
+    ("icmp6-addr-unreachable", "addr-unreach"), ("icmp6-port-unreachable", "port-unreach"),
+    ("tcp-reset", "tcp-rst"), ("icmp6-policy-fail", "policy-fail"), ("icmp6-reject-route", "reject-route"),
+)
+
+#: libxt_dscp_helper's classes in its order; a word is read as the first class it starts with.
+DSCP_CLASS_ORDER: tuple[tuple[str, int], ...] = (
+    *((f"CS{i}", 8 * i) for i in range(8)), ("BE", 0),
+    ("AF11", 10), ("AF12", 12), ("AF13", 14), ("AF21", 18), ("AF22", 20), ("AF23", 22),
+    ("AF31", 26), ("AF32", 28), ("AF33", 30), ("AF41", 34), ("AF42", 36), ("AF43", 38), ("EF", 46),
+)
+
+#: libxt_tos's symbolic TOS values (compared without case); they leave the ECN bits out (mask 0x3f).
+TOS_NAMES: dict[str, int] = {
+    "minimize-delay": 0x10, "maximize-throughput": 0x08, "maximize-reliability": 0x04,
+    "minimize-cost": 0x02, "normal-service": 0x00,
 }
 
 #: TCP flag names of ``--tcp-flags``; ALL and NONE are shorthands.

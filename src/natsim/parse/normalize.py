@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
 from natsim.model import matches as m
 from natsim.model import targets as t
 from natsim.model.values import MarkMask, Neg, PortRange
+from natsim.parse.names import DSCP_CLASS_ORDER
 from natsim.parse.names import LOG_LEVELS
 
 _FULL = 0xFFFFFFFF
@@ -50,22 +52,40 @@ _LIMIT_UNITS = (("day", 86400), ("hour", 3600), ("min", 60), ("sec", 1))
 
 
 def limit_period(rate: str) -> int | None:
-    """``5/min`` -> the period iptables stores (None: iptables would refuse the rate)."""
+    """``5/min`` -> the period libxt_limit's parse_rate stores (None: iptables refuses the rate).
+
+    The number is read with atoi (``5x/sec`` is 5/sec; a negative number wraps to a huge
+    rate), the unit is any prefix of second/minute/hour/day; a period of 0 is "Rate too fast".
+    """
     num_s, sep, unit = rate.partition("/")
     mult = 1
     if sep:
         if not unit:
             return None
         for name, full in (("second", 1), ("minute", 60), ("hour", 3600), ("day", 86400)):
-            if full and name.startswith(unit.lower()):
+            if name.startswith(unit.lower()):
                 mult = full
                 break
         else:
             return None
-    if not num_s.isdigit() or int(num_s) == 0:
+    r = _atoi(num_s) & 0xFFFFFFFF
+    if r == 0:
         return None
-    period = _LIMIT_SCALE * mult // int(num_s)
+    period = _LIMIT_SCALE * mult // r
     return period or None
+
+
+_ATOI = re.compile(r"[ \t\n\v\f\r]*([+-]?\d*)")
+
+
+def _atoi(text: str) -> int:
+    """C's atoi as glibc does it (strtol, clamped to a long, then cut to an int)."""
+    digits = _ATOI.match(text).group(1)  # type: ignore[union-attr]
+    if digits in ("", "+", "-"):
+        return 0
+    value = max(-(2**63), min(2**63 - 1, int(digits)))
+    value &= 0xFFFFFFFF
+    return value - 2**32 if value >= 2**31 else value
 
 
 def limit_text(period: int) -> str:
@@ -122,11 +142,7 @@ def _connmark(obj: t.ConnmarkTarget) -> t.ConnmarkTarget:
 
 
 #: DSCP class names (libxt_dscp_helper) -> the code point iptables-save prints.
-DSCP_CLASSES = {
-    **{f"CS{i}": 8 * i for i in range(8)},
-    "AF11": 10, "AF12": 12, "AF13": 14, "AF21": 18, "AF22": 20, "AF23": 22,
-    "AF31": 26, "AF32": 28, "AF33": 30, "AF41": 34, "AF42": 36, "AF43": 38, "EF": 46,
-}
+DSCP_CLASSES = dict(DSCP_CLASS_ORDER)
 
 
 def _dscp(obj: m.Dscp) -> m.Dscp:

@@ -293,7 +293,7 @@ def compile_rule(plan: LinePlan, key: tuple[str, ...]) -> RuleRecipe:
             _check_nargs(opt, spec.nargs, flag)
             if opt.bang is not None and not spec.negatable:
                 raise LineProblem(opt.bang, f"expected no '!' before {flag}: it cannot be negated", found="!")
-            step = Step(field, spec.kind, opt.values, opt.bang is not None, spec.negatable)
+            step = Step(field, spec.reader, opt.values, opt.bang is not None, spec.negatable)
         if field in owner.seen and spec.kind != "nat_range":
             raise LineProblem(opt.flag, f"expected {spec.canonical} only once in -m {owner.name}", found=flag)
         owner.seen[field] = opt.flag
@@ -373,16 +373,21 @@ class Builder:
     # -- values -------------------------------------------------------------------------
     def _convert(self, kind: str, word: str, index: int) -> Any:
         try:
-            value = kinds.CONVERTERS[kind](word)
+            family_converter = kinds.FAMILY_CONVERTERS.get(kind)
+            if family_converter is not None:
+                value = family_converter(word, self.family)
+            else:
+                value = kinds.CONVERTERS[kind](word)
         except kinds.ValueProblem as err:
             raise LineProblem(index, err.expected) from None
-        if kind in kinds.ADDRESS_KINDS:
+        if kind in kinds.FAMILY_KINDS:
             fam = kinds.family_of(kind, value)
             if fam is not None:
                 if self.family is None:
                     self.family = fam
                 elif fam != self.family:
-                    raise LineProblem(index, f"expected an IPv{self.family} address: this ruleset is IPv{self.family}")
+                    what = "address" if kind in kinds.ADDRESS_KINDS else "value"
+                    raise LineProblem(index, f"expected an IPv{self.family} {what}: this ruleset is IPv{self.family}")
         return value
 
     def value(self, kind: str, word: str, index: int) -> Any:

@@ -56,6 +56,12 @@ def quote_arg(word: str) -> str:
     return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def interface_word(name: str) -> str:
+    """An interface name as a word natsim reads back: bare as iptables-save prints it, but
+    quoted when empty (``--physdev-in ""``) or holding a blank or quote (``-i "a b"``)."""
+    return quote_arg(name)
+
+
 def network(net: Any) -> str:
     return f"{net.network_address}/{net.prefixlen}"
 
@@ -88,7 +94,9 @@ def value_words(kind: str, value: Any) -> list[str]:
         return [",".join(value)]
     if kind == "network":
         return [network(value)]
-    if kind in ("address", "address_range", "interface", "number_str"):
+    if kind == "interface":
+        return [interface_word(str(value))]
+    if kind in ("address", "address_range", "number_str"):
         return [str(value)]
     if kind == "mark_mask":
         return [str(value)]
@@ -187,9 +195,9 @@ def render_rule_spec(rule: Rule, family: int | None = None) -> str:
     if rule.destination is not None:
         words += _neg("-d", rule.destination, network(rule.destination.value))
     if rule.in_interface is not None:
-        words += _neg("-i", rule.in_interface, str(rule.in_interface.value))
+        words += _neg("-i", rule.in_interface, interface_word(str(rule.in_interface.value)))
     if rule.out_interface is not None:
-        words += _neg("-o", rule.out_interface, str(rule.out_interface.value))
+        words += _neg("-o", rule.out_interface, interface_word(str(rule.out_interface.value)))
     if rule.protocol is not None:
         words += _neg("-p", rule.protocol, rule.protocol.value)
     if rule.fragment is not None:
