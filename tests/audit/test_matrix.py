@@ -262,3 +262,24 @@ def test_docker_services_do_not_change_with_routed_forwards() -> None:
         rs = parse_file(corpus(name), lenient=True).ruleset
         assert forwards(rs), name
         assert routed_forwards(rs) == [], name
+
+
+def test_kube_endpoint_rules_only_cut_their_own_service(tmp_path) -> None:
+    """An endpoint chain's ``-s POD/32 -j KUBE-MARK-MASQ`` is reached only through its service's
+    ``-d CLUSTER-IP --dport`` jump: it splits that service's sources, not every service's, so the
+    classes per cell do not grow with the number of services."""
+    from natsim.audit.flows import cell_flows
+    from natsim.generate import kube_proxy
+
+    most = []
+    for n in (3, 12):
+        rules = tmp_path / f"kube{n}.rules"
+        rules.write_text(kube_proxy(n))
+        network, _ = matrix_of(str(rules))
+        per_cell: dict[tuple[str, str], int] = {}
+        for cf in cell_flows(network):
+            if cf.zone.kind == "outside" and cf.service.kind == "published":
+                per_cell[(cf.zone.key, cf.service.key)] = per_cell.get((cf.zone.key, cf.service.key), 0) + 1
+        most.append(max(per_cell.values()))
+    # any other address, the rest of the pod subnet (KUBE-SVC's ! -s POD-CIDR), and each endpoint pod (<= 3 here)
+    assert most[0] == most[1] == 5

@@ -335,11 +335,12 @@ def cell_flows(network) -> list[CellFlow]:
                     continue
                 if zone.kind == "outside" and flow.source_address is None and flow.family in rulesets:
                     ports = tuple(p for p in (flow.dport, service.rule_port) if p is not None)
-                    key = (flow.family, flow.in_interface, flow.proto, ports)
+                    dests = (int(flow.destination),)  # what PREROUTING's rules see: the client's choice
+                    key = (flow.family, flow.in_interface, flow.proto, ports, dests)
                     if key not in classes:
                         classes[key] = source_classes(
                             rulesets[flow.family], MAX_SOURCE_CLASSES, topo, flow.in_interface,
-                            protocol_number(flow.proto), ports)
+                            protocol_number(flow.proto), ports, dests)
                     for sc in classes[key]:
                         out.append(CellFlow(zone, service, _with_source(flow, sc.representative), sc.label, sc))
                 else:

@@ -25,6 +25,7 @@ from natsim.audit.probe import holds
 from natsim.audit.regions import region_of
 from natsim.audit.services import reachable_chains
 from natsim.audit.space import Dim, IntervalAtoms, interval_universe
+from natsim.model import targets as t
 from natsim.model.ruleset import Ruleset
 from natsim.topology.model import Topology
 
@@ -80,9 +81,9 @@ class _Prepared:
     atoms: IntervalAtoms
     base: list[int]  # signature of each piece from the protocol/port-independent constraints
     spoofed: list[bool]
-    specific: list[tuple[tuple, list[tuple[int, list[tuple[int, int]], bool]]]]  # (filters, [(hash, spans, neg)])
-    by_port: dict[int, list[int]]  # specific entries that name exactly one destination port
-    other: dict[tuple, list[int]]  # the remaining specific entries, by their protocol/port filters
+    specific: list[tuple[tuple, list[tuple[int, list[tuple[int, int]], bool]]]]  # (alternatives, [(hash, spans, neg)])
+    by_key: dict[tuple[Dim, int], list[int]]  # entries naming one destination address, else one port
+    other: dict[tuple, list[int]]  # the remaining specific entries, by their alternatives of protocol/port filters
     memo: dict[tuple[int, ...], list["SourceClass"]]  # classes per set of admitted entries, per limit
 
 
@@ -90,33 +91,95 @@ def _spans(atoms: IntervalAtoms, c) -> list[tuple[int, int]]:
     return [(atoms.index_of(lo), atoms.index_of(hi) + 1) for lo, hi in c.values]
 
 
-def _outside_rules(rs: Ruleset) -> list[tuple[list, tuple, list]]:
-    """(interface constraints, protocol/port constraints, source constraints) of each rule on the
-    outside path that names a source; computed once per ruleset."""
+def _outside_rules(rs: Ruleset) -> list[tuple[list, tuple[tuple, ...], list]]:
+    """(interface constraints, protocol/port filters, source constraints) of each rule on the outside
+    path that names a source; computed once per ruleset.  The filters are alternatives, one per way
+    into the rule's chain: what the rule itself requires plus what the jumps there required."""
     return per_object("outside-rules", rs, lambda: _scan_outside_rules(rs))
 
 
-def _scan_outside_rules(rs: Ruleset) -> list[tuple[list, tuple, list]]:
-    out = []
+#: Beyond this many ways into one chain, its rules are taken as reachable by any packet (no narrowing).
+MAX_ENTRY_FILTERS = 16
+#: Hooks whose rules see the destination the client chose (before any DNAT): only there does a rule's
+#: ``-d`` say which flows it can see.  After PREROUTING the destination may be any DNAT's target.
+_ORIGINAL_DESTINATION = ("PREROUTING",)
+
+
+def _filters(cs, with_dst: bool) -> tuple:
+    dims = (Dim.PROTO, Dim.DPORT, Dim.DST) if with_dst else (Dim.PROTO, Dim.DPORT)
+    return tuple(c for c in cs if c.dim in dims)
+
+
+def _entry_filters(rs: Ruleset, table: str, root: str, with_dst: bool) -> dict[str, set[tuple]]:
+    """For each chain reachable from ``root``: the filters (protocol, port, and with ``with_dst`` the
+    destination) of each way into it.
+
+    kube-proxy reaches a service's endpoint chains only through ``-d CLUSTER-IP --dport`` jumps, so
+    the endpoints' ``-s POD/32`` rules matter only for that service, not for every flow.  Only what a
+    jump requires narrows (sound: a packet in the chain passed one of the jumps); a chain with too many
+    ways in, or in a loop that keeps adding ways, counts as reachable by anything.
+    """
+    tbl = rs.table(table)
+    if tbl is None or tbl.chain(root) is None:
+        return {}
+    ways: dict[str, set[tuple]] = {root: {()}}
+    todo = [root]
+    rounds = 0
+    while todo and rounds < 10_000:
+        rounds += 1
+        name = todo.pop(0)
+        for rule in tbl.chain(name).rules:
+            tgt = rule.target
+            if not isinstance(tgt, t.Jump) or tbl.chain(tgt.chain) is None:
+                continue
+            got = ways.setdefault(tgt.chain, set())
+            if () in got and len(got) == 1 and tgt.chain != root and got is not ways[name]:
+                continue  # already reachable by anything
+            before = set(got)
+            own = _filters(region_of(rule).constraints, with_dst)
+            got.update(alt + own for alt in ways[name])
+            if len(got) > MAX_ENTRY_FILTERS or () in got:
+                got.clear()
+                got.add(())
+            if got != before and tgt.chain not in todo:
+                todo.append(tgt.chain)
+    if todo:
+        return {name: {()} for name in ways}
+    return ways
+
+
+def _scan_outside_rules(rs: Ruleset) -> list[tuple[list, tuple[tuple, ...], list]]:
+    alts: dict[int, set[tuple]] = {}
+    found: dict[int, tuple[list, list]] = {}
     for table, roots in OUTSIDE_PATH:
         tbl = rs.table(table)
-        for name in reachable_chains(rs, table, roots):
-            for rule in tbl.chain(name).rules:
-                cs = region_of(rule).constraints
-                src = [c for c in cs if c.dim is Dim.SRC]
-                if src:
-                    out.append(([c for c in cs if c.dim is Dim.IIF],
-                                tuple(c for c in cs if c.dim in (Dim.PROTO, Dim.DPORT)), src))
+        for root in roots:
+            with_dst = root in _ORIGINAL_DESTINATION
+            for name, entries in _entry_filters(rs, table, root, with_dst).items():
+                for rule in tbl.chain(name).rules:
+                    cs = region_of(rule).constraints
+                    src = [c for c in cs if c.dim is Dim.SRC]
+                    if not src:
+                        continue
+                    own = _filters(cs, with_dst)
+                    found.setdefault(id(rule), ([c for c in cs if c.dim is Dim.IIF], src))
+                    alts.setdefault(id(rule), set()).update(alt + own for alt in entries)
+    out = []
+    for key, (iifs, src) in found.items():
+        ways = alts[key]
+        if () in ways:
+            ways = {()}
+        out.append((iifs, tuple(sorted(ways, key=lambda a: (len(a), repr(a)))), src))
     return out
 
 
 def _prepare(rs: Ruleset, topo: Topology | None, iface: str | None) -> _Prepared:
     generic: list = []
     specific: list = []
-    for iifs, filters, src in _outside_rules(rs):
+    for iifs, alts, src in _outside_rules(rs):
         if iface is not None and iifs and not all(holds(c, iface) for c in iifs):
             continue
-        (specific if filters else generic).append((filters, src))
+        (generic if () in alts else specific).append((alts, src))
     bounds: set[int] = set()
     for _, src in generic + specific:
         for c in src:
@@ -152,16 +215,26 @@ def _prepare(rs: Ruleset, topo: Topology | None, iface: str | None) -> _Prepared
     prepared_specific = [
         (filters, [(rnd.getrandbits(64), _spans(atoms, c), c.negated) for c in src]) for filters, src in specific
     ]
-    by_port: dict[int, list[int]] = {}
+    by_key: dict[tuple[Dim, int], list[int]] = {}
     other: dict[tuple, list[int]] = {}
-    for i, (filters, _) in enumerate(specific):
-        single = [c for c in filters if c.dim is Dim.DPORT and not c.negated and len(c.values) == 1
-                  and c.values[0][0] == c.values[0][1]]
-        if single:
-            by_port.setdefault(single[0].values[0][0], []).append(i)
+    for i, (alts, _) in enumerate(specific):
+        keys = [_index_key(filters) for filters in alts]
+        if all(k is not None for k in keys):  # found through its destination address or port only
+            for k in set(keys):
+                by_key.setdefault(k, []).append(i)  # type: ignore[arg-type]
         else:  # few distinct filters ("-p tcp", "-p udp --dport 1024:65535") among many rules: test each once
-            other.setdefault(filters, []).append(i)
-    return _Prepared(atoms, base, spoofed, prepared_specific, by_port, other, {})
+            other.setdefault(alts, []).append(i)
+    return _Prepared(atoms, base, spoofed, prepared_specific, by_key, other, {})
+
+
+def _index_key(filters: tuple) -> tuple[Dim, int] | None:
+    """The one destination address, else the one destination port, ``filters`` require (the most
+    selective way to find them): kube-proxy's endpoint rules share port 80 but not their ClusterIP."""
+    for dim in (Dim.DST, Dim.DPORT):
+        for c in filters:
+            if c.dim is dim and not c.negated and len(c.values) == 1 and c.values[0][0] == c.values[0][1]:
+                return dim, c.values[0][0]
+    return None
 
 
 def _without_default_route(topo: Topology | None, family: int) -> bool:
@@ -188,17 +261,19 @@ def _prepared(rs: Ruleset, topo: Topology | None, iface: str | None) -> _Prepare
 
 def source_classes(
     rs: Ruleset, limit: int, topo: Topology | None = None, iface: str | None = None, proto: int | None = None,
-    ports: tuple[int, ...] = (),
+    ports: tuple[int, ...] = (), dests: tuple[int, ...] = (),
 ) -> list[SourceClass]:
     """Up to ``limit`` classes of outside sources for a packet from ``iface`` (protocol number ``proto``,
-    destination ``ports``): an ordinary Internet client's class first, then the others in address order."""
+    destination ``ports``, to the address the client chose among ``dests``; empty: any): an ordinary
+    Internet client's class first, then the others in address order."""
     prep = _prepared(rs, topo, iface)
     chosen: set[int] = set()
-    for filters, entries in prep.other.items():
-        if _admits(filters, proto, ports):
+    for alts, entries in prep.other.items():
+        if any(_admits(filters, proto, ports, dests) for filters in alts):
             chosen.update(entries)
-    for p in ports:
-        chosen.update(i for i in prep.by_port.get(p, ()) if _admits(prep.specific[i][0], proto, ports))
+    for key in [(Dim.DPORT, p) for p in ports] + [(Dim.DST, d) for d in dests]:
+        chosen.update(i for i in prep.by_key.get(key, ())
+                      if any(_admits(filters, proto, ports, dests) for filters in prep.specific[i][0]))
     admitted = tuple(sorted(chosen))
     key = admitted + (-limit,)
     if key not in prep.memo:
@@ -241,18 +316,24 @@ def _group(prep: _Prepared, admitted: tuple[int, ...], limit: int, family: int) 
 
 
 def describe_ranges(ranges: tuple[tuple[int, int], ...], make) -> str:
-    """Address ranges as networks: ``10.0.0.0/8, 192.168.1.7`` (a single address without its /32)."""
-    nets = [n for lo, hi in ranges for n in ipaddress.summarize_address_range(make(lo), make(hi))]
-    names = [str(n.network_address) if n.prefixlen == n.max_prefixlen else str(n) for n in nets]
-    if len(names) <= 3:
-        return ", ".join(names)
-    return f"{', '.join(names[:2])} (+{len(names) - 2} more networks)"
+    """Address ranges as networks: ``10.0.0.0/8, 192.168.1.7`` (a single address without its /32);
+    beyond three networks the first two and the number of ranges (a class may hold thousands)."""
+    names: list[str] = []
+    for lo, hi in ranges:
+        for n in ipaddress.summarize_address_range(make(lo), make(hi)):
+            names.append(str(n.network_address) if n.prefixlen == n.max_prefixlen else str(n))
+            if len(names) > 3:
+                return f"{names[0]}, {names[1]} ... ({len(ranges)} address ranges)"
+    return ", ".join(names)
 
 
-def _admits(filters: tuple, proto: int | None, ports: tuple[int, ...]) -> bool:
+def _admits(filters: tuple, proto: int | None, ports: tuple[int, ...], dests: tuple[int, ...] = ()) -> bool:
     for c in filters:
         if c.dim is Dim.PROTO:
             if proto is not None and not holds(c, proto):
+                return False
+        elif c.dim is Dim.DST:
+            if dests and not any(holds(c, d) for d in dests):
                 return False
         elif ports and not any(holds(c, p) for p in ports):
             return False
