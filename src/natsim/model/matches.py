@@ -62,8 +62,8 @@ class IcmpType:
 @match_module("tcp")
 @dataclass(frozen=True, slots=True)
 class Tcp(Match):
-    sport: Neg[PortRange] | None = option("--sport", "--source-port", kind="port_range")
-    dport: Neg[PortRange] | None = option("--dport", "--destination-port", kind="port_range")
+    sport: Neg[PortRange] | None = option("--sport", "--source-port", kind="port_range", refined="c_port_range")
+    dport: Neg[PortRange] | None = option("--dport", "--destination-port", kind="port_range", refined="c_port_range")
     flags: Neg[TcpFlags] | None = option("--tcp-flags", kind="tcp_flags")  # --syn is parsed into this
     tcp_option: Neg[int] | None = option("--tcp-option", kind="int", refined="u8")
 
@@ -85,8 +85,8 @@ class UdpLite(Match):
 @match_module("sctp")
 @dataclass(frozen=True, slots=True)
 class Sctp(Match):
-    sport: Neg[PortRange] | None = option("--sport", "--source-port", kind="port_range")
-    dport: Neg[PortRange] | None = option("--dport", "--destination-port", kind="port_range")
+    sport: Neg[PortRange] | None = option("--sport", "--source-port", kind="port_range", refined="c_port_range")
+    dport: Neg[PortRange] | None = option("--dport", "--destination-port", kind="port_range", refined="c_port_range")
     chunk_types: Neg[str] | None = option("--chunk-types", kind="str")  # kept as written
 
 

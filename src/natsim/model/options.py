@@ -45,6 +45,7 @@ how it is rendered); the parser reads it with ``spec.reader`` (``option(..., ref
   log_level     ``0``..``7`` or a syslog level name      -> str
   mac           ``00:11:22:33:44:55``                    -> str (lower-case, two digits per byte)
   reject_with   an ICMP or ICMPv6 reply type              -> str (its full name)
+  c_port_range  a port range with ports as tcp/sctp read them (0x50 is 80, 010 is 8) -> PortRange
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ REFINES: dict[str, str] = {
     "reject_with": "str",
     "u8": "int", "u16": "int", "dscp": "int", "every": "int", "burst": "int", "mss": "int",
     "tos": "mark_mask",
+    "c_port_range": "port_range",
 }
 
 

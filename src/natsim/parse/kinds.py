@@ -77,33 +77,52 @@ def parse_port(word: str) -> int:
     return port
 
 
-def port_range(word: str) -> PortRange:
-    """``80``, ``1000:2000``, ``:1024`` (from 0), ``1024:`` (to 65535)."""
+def parse_c_port(word: str) -> int:
+    """A port as libxtables' xtables_parse_port reads it (tcp, sctp, multiport, the NAT targets):
+    strtoul base 0 first, so ``0x50`` is 80 and ``010`` is 8 (``08`` is refused), then a service name.
+    udp, dccp and conntrack read ports in decimal (:func:`parse_port`); decision 0152."""
+    if len(word) > 1 and word[0] == "0" and word.isalnum():
+        return parse_int(word, "a port (a leading 0 makes it octal, 0x hexadecimal)", 0xFFFF)
+    return parse_port(word)
+
+
+def _port_range(word: str, read: Callable[[str], int]) -> PortRange:
     if ":" in word:
         lo_s, _, hi_s = word.partition(":")
-        lo = parse_port(lo_s) if lo_s else 0
-        hi = parse_port(hi_s) if hi_s else 65535
+        lo = read(lo_s) if lo_s else 0
+        hi = read(hi_s) if hi_s else 65535
         if lo > hi:
             raise ValueProblem("expected a port range LOW:HIGH with LOW <= HIGH")
         return _new_port_range(lo, hi)
-    port = parse_port(word)
+    port = read(word)
     return _new_port_range(port, port)
 
 
+def port_range(word: str) -> PortRange:
+    """``80``, ``1000:2000``, ``:1024`` (from 0), ``1024:`` (to 65535), decimal."""
+    return _port_range(word, parse_port)
+
+
+def c_port_range(word: str) -> PortRange:
+    """:func:`port_range` with ports read as tcp and sctp read them (:func:`parse_c_port`)."""
+    return _port_range(word, parse_c_port)
+
+
 def port_list(word: str) -> tuple[PortRange, ...]:
+    """multiport's ``80,443,1000:2000`` (at most 15), ports read as :func:`parse_c_port` does."""
     parts = word.split(",")
     if not all(parts):
         raise ValueProblem("expected a comma list of ports (80,443,1000:2000)")
     if len(parts) > 15:
         raise ValueProblem("expected at most 15 ports (multiport's limit)")
-    return tuple(port_range(p) for p in parts)
+    return tuple(c_port_range(p) for p in parts)
 
 
 def port_nat(word: str) -> PortRange:
-    """``--to-ports 8080`` or ``8080-8090``."""
+    """``--to-ports 8080`` or ``8080-8090`` (ports read as :func:`parse_c_port`)."""
     lo_s, sep, hi_s = word.partition("-")
-    lo = parse_port(lo_s)
-    hi = parse_port(hi_s) if sep else lo
+    lo = parse_c_port(lo_s)
+    hi = parse_c_port(hi_s) if sep else lo
     if lo > hi:
         raise ValueProblem("expected a port range LOW-HIGH with LOW <= HIGH")
     return _new_port_range(lo, hi)
@@ -496,6 +515,7 @@ CONVERTERS: dict[str, Callable[..., object]] = {
     "rate": rate,
     "log_level": log_level,
     "mac": mac,
+    "c_port_range": c_port_range,
 }
 
 #: Kinds whose reading depends on the ruleset's family: kind -> converter(word, family or None).
