@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from natsim.errors import InputError
 from natsim.model.location import Location
 from natsim.model.ruleset import BUILTIN_CHAINS, Rule, Ruleset, Table
-from natsim.model.matches import Limit
-from natsim.model.targets import TARGETS, Jump, UnknownTarget
+from natsim.engine.matches import proto_number
+from natsim.model.matches import Dccp, Icmp, Icmp6, Limit, Multiport, Sctp, Statistic, Tcp, Udp, UdpLite
+from natsim.model.targets import TARGETS, Jump, Reject, UnknownTarget
 from natsim.parse import ParsedFile
 from natsim.parse.normalize import limit_period
 
@@ -61,8 +62,64 @@ def limit_overflows(match: Limit) -> bool:
     return burst == 0 or _user2credits(period * burst) < _user2credits(period)
 
 
+#: Matches whose checkentry wants the rule's ``-p`` (not negated) to be their protocol: class -> protocol numbers.
+PROTOCOL_MATCHES: dict[type, tuple[int, ...]] = {
+    Tcp: (6,), Udp: (17,), UdpLite: (136,), Sctp: (132,), Dccp: (33,), Icmp: (1,), Icmp6: (58,),
+    Multiport: (6, 17, 136, 132, 33),
+}
+
+
+def _protocol(rule: Rule) -> int | None:
+    """The protocol number ``-p`` requires, or None (absent, ``all``, or negated)."""
+    if rule.protocol is None or rule.protocol.negated:
+        return None
+    number = proto_number(rule.protocol.value)
+    return number or None
+
+
+def _needs_protocol(rule: Rule) -> Iterable[InputError]:
+    """Matches and targets that only work for one protocol (decision 0153): iptables refuses the rule
+    ("TCP match requires '-p tcp'", "multiport needs `-p tcp', ...", ipt_REJECT's "TCP_RESET invalid for
+    non-tcp")."""
+    proto = _protocol(rule)
+    for match in rule.matches:
+        wanted = PROTOCOL_MATCHES.get(type(match))
+        if wanted is not None and proto not in wanted:
+            name = match.module
+            yield _problem(rule.location, f"found -m {name} in a rule without -p for it",
+                           f"expected -p {_PROTO_WORDS.get(wanted[0], wanted[0])}" +
+                           (" (or udp, udplite, sctp, dccp)" if len(wanted) > 1 else "") +
+                           f" before -m {name} (iptables refuses it otherwise)", rule.text)
+    tgt = rule.target
+    if isinstance(tgt, Reject) and tgt.reject_with == "tcp-reset" and proto != 6:
+        yield _problem(rule.location, "found -j REJECT --reject-with tcp-reset in a rule without -p tcp",
+                       "expected -p tcp with --reject-with tcp-reset (the kernel refuses a TCP reset for other "
+                       "protocols)", rule.text)
+
+
+_PROTO_WORDS = {6: "tcp", 17: "udp", 136: "udplite", 132: "sctp", 33: "dccp", 1: "icmp", 58: "ipv6-icmp"}
+
+
+def _statistic_problems(rule: Rule) -> Iterable[InputError]:
+    """libxt_statistic: ``--every`` needs ``--packet`` and ``0 <= --packet < --every`` (nth mode)."""
+    for match in rule.matches:
+        if not isinstance(match, Statistic) or match.mode != "nth":
+            continue
+        every = match.every.value if match.every is not None else None
+        if every is not None and match.packet is None:
+            yield _problem(rule.location, f"found -m statistic --mode nth --every {every} without --packet",
+                           "expected --packet P as well (iptables: option \"--every\" also requires \"--packet\")",
+                           rule.text)
+        elif match.packet is not None and (every is None or match.packet >= every):
+            yield _problem(rule.location, f"found --packet {match.packet}" +
+                           (f" with --every {every}" if every is not None else " without --every"),
+                           "expected --every N and 0 <= --packet < N", rule.text)
+
+
 def _rule_problems(rule: Rule) -> Iterable[InputError]:
     """Checks on one rule that iptables-restore makes (on the stricter backend, decision 0023)."""
+    yield from _needs_protocol(rule)
+    yield from _statistic_problems(rule)
     for neg, flag in ((rule.source, "-s"), (rule.destination, "-d")):
         if neg is not None and neg.negated and neg.value.prefixlen == 0:
             yield _problem(rule.location, f"found ! {flag} {neg.value}",

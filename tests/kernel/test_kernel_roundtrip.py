@@ -232,6 +232,14 @@ INVALID = {
     "undeclared-chain": "*filter\n-A FOO -j ACCEPT\nCOMMIT\n",
     "jump-to-builtin": "*filter\n:X - [0:0]\n-A X -j INPUT\nCOMMIT\n",
     "snat-in-prerouting": "*nat\n-A PREROUTING -j SNAT --to-source 1.2.3.4\nCOMMIT\n",
+    # decision 0153: matches and targets that need their protocol, statistic's nth options
+    "tcp-match-without-proto": "*filter\n-A INPUT -m tcp --dport 80 -j ACCEPT\nCOMMIT\n",
+    "tcp-match-with-udp": "*filter\n-A INPUT -p udp -m tcp --dport 80 -j ACCEPT\nCOMMIT\n",
+    "icmp-match-without-proto": "*filter\n-A INPUT -m icmp --icmp-type 8 -j ACCEPT\nCOMMIT\n",
+    "multiport-without-proto": "*filter\n-A INPUT -m multiport --dports 80,443 -j ACCEPT\nCOMMIT\n",
+    "tcp-reset-without-tcp": "*filter\n-A INPUT -p udp -j REJECT --reject-with tcp-reset\nCOMMIT\n",
+    "nth-every-without-packet": "*filter\n-A INPUT -m statistic --mode nth --every 3 -j ACCEPT\nCOMMIT\n",
+    "nth-packet-too-big": "*filter\n-A INPUT -m statistic --mode nth --every 3 --packet 3 -j ACCEPT\nCOMMIT\n",
 }
 
 

@@ -73,8 +73,21 @@ def load(target: str, topology_files: tuple[str, ...] = (), netns: str | None = 
 
 
 def problem_findings(loaded: Loaded) -> list[Finding]:
-    """Lines the parser could not read: their rules are missing from every answer."""
+    """Lines the parser could not read (their rules are missing from every answer), and what the kernel
+    would refuse to load (then the dump is not a running ruleset; natsim answers for it as written)."""
+    from natsim.validate import check_ruleset
+
     out = []
+    for family in sorted(loaded.rulesets):
+        for err in check_ruleset(loaded.rulesets[family]):
+            out.append(Finding(
+                "kernel-refuses", Severity.MEDIUM,
+                f"iptables-restore would refuse line {err.line}",
+                f"{err.found}; {err.expected}. The kernel loads a ruleset whole or not at all, so this file "
+                "cannot be what a host runs; natsim answers for the rules as written.",
+                "Fix the rule (iptables-restore --test FILE shows the same refusal) and run the audit again.",
+                (Cited(err.file, err.line, (err.source_line or "").strip()),),
+            ))
     for err in loaded.problems:
         out.append(Finding(
             "unparsed-line", Severity.LOW,

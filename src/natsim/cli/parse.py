@@ -6,7 +6,9 @@ problem as ``FILE:LINE:COL: found; expected`` with the line and a caret.
 
 Exit status: 0 when every file parsed (with ``--lenient``: also when bad lines were
 skipped and reported, since the model of the rest is complete); 2 on the first error
-without ``--lenient`` or when a file cannot be read.
+without ``--lenient`` or when a file cannot be read, and 2 when every line reads but
+iptables-restore would still refuse the ruleset (natsim.validate: undefined chains, loops,
+targets or matches where the kernel refuses them), each refusal reported with its location.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from natsim.errors import UsageError
 from natsim.parse import is_ipset_text, parse_ipset_text, parse_text
 from natsim.render import json as render_json
 from natsim.render.save import render_ruleset
+from natsim.validate import validate
 
 
 def add_parser(subparsers) -> None:
@@ -41,6 +44,7 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     documents = []
+    status = 0
     for name in args.files:
         text = _read(name)
         if is_ipset_text(text):
@@ -60,6 +64,11 @@ def run(args: argparse.Namespace) -> int:
         parsed = parse_text(text, name if name != "-" else "<stdin>", args.lenient, args.family)
         for diag in parsed.diagnostics:
             print(diag.render(), file=sys.stderr)
+        refused = validate(parsed)  # what iptables-restore would refuse although every line reads
+        for err in refused:
+            print(err.render(), file=sys.stderr)
+        if refused and not args.lenient:
+            status = 2
         rs = parsed.ruleset
         chains = sum(len(t.chains) for t in rs.tables)
         skipped = f", {len(parsed.diagnostics)} bad lines skipped" if parsed.diagnostics else ""
@@ -72,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json" and documents:
         json.dump(documents[0] if len(documents) == 1 else documents, sys.stdout, indent=2)
         sys.stdout.write("\n")
-    return 0
+    return status
 
 
 def _read(name: str) -> str:
