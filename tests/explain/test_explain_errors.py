@@ -86,3 +86,25 @@ def test_via_must_be_a_host_address(capsys) -> None:
     code, _, err = _run(capsys, "explain", str(EXAMPLE), "--from", "host", "--to", "host:8066/tcp", "--via", "10.1.1.1")
     assert code == 2
     assert "--via 10.1.1.1 is not an address of the host; its addresses: 127.0.0.1" in err
+
+
+# Endpoint strings a fuzzer tried: each is a usage error (exit 2) before any file is read, never an internal error.
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        # "²".isdigit() is True but int("²") raises: was "internal error: ValueError"
+        (("--from", "outside", "--to", "host:\u00b2/tcp"), "port '\u00b2' is not a number from 1 to 65535"),
+        (("--from", "outside", "--to", "host:\uff18\uff10/tcp"), "is not a number from 1 to 65535"),
+        # an unmatched bracket was stripped and the address accepted
+        (("--from", "[::1", "--to", "host:80/tcp"), "bad source endpoint '[::1'"),
+        (("--from", "::1]", "--to", "host:80/tcp"), "bad source endpoint '::1]'"),
+        (("--from", "outside", "--to", "host:80/tcp", "--via", "[::1"), "--via '[::1' is not an IP address"),
+        # ::1:8066 is a valid IPv6 address, so the port looked missing without a word why
+        (("--from", "outside", "--to", "::1:8066/tcp"), "write an IPv6 address with a port as [V6]:PORT"),
+    ],
+)
+def test_fuzzed_endpoints_exit_2(capsys, argv, fragment) -> None:
+    code, out, err = _run(capsys, "explain", "/nonexistent/rules", *argv)
+    assert code == 2, err
+    assert fragment in err
+    assert "internal error" not in err and out == ""

@@ -6,13 +6,12 @@ resolved after, because only the topology knows which container ``web`` is.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 
 from natsim.engine.result import FlowResult
 from natsim.errors import UsageError
 from natsim.explain.answer import Answer, Fix, FlowAnswer
-from natsim.explain.endpoints import parse_destination, parse_source
+from natsim.explain.endpoints import parse_address, parse_destination, parse_source
 from natsim.explain.fixes import suggest_close, suggest_open
 from natsim.explain.inputs import Inputs, load_inputs
 from natsim.explain.partial import partial_notes
@@ -25,10 +24,10 @@ from natsim.model.values import IPAddress
 def parse_via(text: str | None) -> IPAddress | None:
     if text is None:
         return None
-    try:
-        return ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        raise UsageError(f"natsim: --via {text!r} is not an IP address (write --via 192.0.2.10)") from None
+    addr = parse_address(text.strip())
+    if addr is None:
+        raise UsageError(f"natsim: --via {text!r} is not an IP address (write --via 192.0.2.10)")
+    return addr
 
 
 def _fixes(inputs: Inputs, rf: ResolvedFlow, result: FlowResult) -> tuple[Fix, ...]:

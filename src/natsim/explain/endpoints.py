@@ -71,9 +71,14 @@ class Destination:
         return f"{where}:{self.port}/{self.proto}"
 
 
-def _address(text: str) -> IPAddress | None:
+def parse_address(text: str) -> IPAddress | None:
+    """An address, bare or in a matched pair of brackets (``[::1]``; not ``[::1`` or ``::1]``)."""
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+        if ":" not in text:
+            return None  # brackets are for IPv6 only
     try:
-        return ipaddress.ip_address(text.strip("[]"))
+        return ipaddress.ip_address(text)
     except ValueError:
         return None
 
@@ -88,7 +93,7 @@ def parse_source(text: str) -> Source:
     head, sep, rest = text.partition(":")
     if text == "outside":
         return Source("outside")
-    if head == "outside" and sep and rest and _address(text) is None:
+    if head == "outside" and sep and rest and parse_address(text) is None:
         return Source("outside", name=rest)
     if text == "host":
         return Source("host")
@@ -96,7 +101,7 @@ def parse_source(text: str) -> Source:
         if not rest or ":" in rest or "/" in rest:
             raise _bad("source", text, "a container name is needed after 'container:' (no port)", SOURCE_FORMS)
         return Source("container", name=rest)
-    addr = _address(text)
+    addr = parse_address(text)
     if addr is not None:
         return Source("address", address=addr)
     raise _bad("source", text, "not a known endpoint form", SOURCE_FORMS)
@@ -116,7 +121,7 @@ def _split_proto(text: str, whole: str) -> tuple[str, str | None]:
 
 
 def _port(text: str, whole: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:  # "²".isdigit() is True
         raise _bad("destination", whole, f"port {text!r} is not a number from 1 to 65535", DEST_FORMS)
     return int(text)
 
@@ -148,15 +153,18 @@ def parse_destination(text: str) -> Destination:
         return _checked(Destination("container", proto, port=_port(port, whole) if sep else None, name=name), whole)
     if body.startswith("["):
         addr_text, sep, port = body[1:].partition("]")
-        addr = _address(addr_text)
+        addr = parse_address(addr_text)
         if addr is None or not sep or (port and not port.startswith(":")):
             raise _bad("destination", whole, f"{body!r} is not [IPV6]:PORT", DEST_FORMS)
         return _checked(Destination("address", proto, port=_port(port[1:], whole) if port else None, address=addr), whole)
-    addr = _address(body)
+    addr = parse_address(body)
     if addr is not None:  # a bare address (v4, or v6 without brackets): no port
+        if addr.version == 6 and not body.startswith("[") and proto != "icmp":
+            raise _bad("destination", whole, f"a port is needed for {proto} (write an IPv6 address with a port as "
+                       "[V6]:PORT; unbracketed, the last :group is part of the address)", DEST_FORMS)
         return _checked(Destination("address", proto, address=addr), whole)
     addr_text, sep, port = body.rpartition(":")
-    addr = _address(addr_text) if sep else None
+    addr = parse_address(addr_text) if sep else None
     if addr is None:
         raise _bad("destination", whole, "not a known endpoint form", DEST_FORMS)
     if addr.version == 6:

@@ -59,6 +59,13 @@ def _gateway_mode(options: dict[str, Any], key: str, place: Place) -> GatewayMod
     return v  # type: ignore[return-value]
 
 
+def _ipv4(value: object, place: Place, key: str):  # type: ignore[no-untyped-def]
+    addr = parse_address(value, place)
+    if addr.version != 4:
+        raise place.error(f"found {key} = {value!r}", "expected an IPv4 address")
+    return addr
+
+
 def parse_network_inspect(text: str, file: str = "docker-network-inspect.json") -> tuple[DockerNetwork, ...]:
     """``docker network inspect $(docker network ls -q)``."""
     out = []
@@ -75,12 +82,17 @@ def parse_network_inspect(text: str, file: str = "docker-network-inspect.json") 
         subnets, gateways = [], []
         for cfg in configs:
             if not isinstance(cfg, dict):
-                continue
+                raise e.place("Config").error(f"found IPAM.Config entry {cfg!r} in network {name}",
+                                              "expected a JSON object such as {\"Subnet\": \"172.17.0.0/16\"}")
             if cfg.get("Subnet"):
                 subnets.append(parse_network(cfg["Subnet"], e.place("Subnet")))
             if cfg.get("Gateway"):
                 gateways.append(parse_address(cfg["Gateway"], e.place("Gateway")))
-        bridge = options.get(_OPT + "name")
+        for key, value in options.items():
+            if value is not None and not isinstance(value, str):
+                raise e.place(key).error(f"found Options[{key!r}] = {value!r} in network {name}",
+                                         "expected a string (Docker prints every option as one)")
+        bridge = options.get(_OPT + "name") or None
         if bridge is None and driver == "bridge" and net_id:
             bridge = f"br-{net_id[:12]}"  # libnetwork names a user network's bridge br-<id12>
         hb = options.get(_OPT + "host_binding_ipv4")
@@ -107,7 +119,7 @@ def parse_network_inspect(text: str, file: str = "docker-network-inspect.json") 
             icc=icc, internal=e.get("Internal", bool), masquerade=masq,
             gateway_mode_v4=mode4, gateway_mode_v6=mode6,
             enable_ipv6=e.get("EnableIPv6", bool),
-            host_binding_ipv4=parse_address(hb, place) if hb else None,
+            host_binding_ipv4=_ipv4(hb, place, _OPT + "host_binding_ipv4") if hb else None,
             provenance=prov, field_sources=tuple(defaults),
         ))
     return tuple(out)
@@ -125,6 +137,8 @@ def _ports(e: JsonEntry, prov: Provenance) -> tuple[PublishedPort, ...] | None:
         cport, _, proto = key.partition("/")
         place = e.place("Ports")
         container_port = parse_port(cport, place)
+        if proto not in ("", "tcp", "udp", "sctp"):
+            raise place.error(f"found port {key!r}", "expected PORT/tcp, PORT/udp or PORT/sctp")
         if not bindings:
             continue  # exposed, not published
         if not isinstance(bindings, list):
@@ -146,8 +160,14 @@ def _ports(e: JsonEntry, prov: Provenance) -> tuple[PublishedPort, ...] | None:
 def parse_container_inspect(text: str, file: str = "docker-inspect.json") -> tuple[Container, ...]:
     """``docker inspect $(docker ps -q)``: names, network mode, endpoints (address, MAC) and ports."""
     out = []
+    seen: set[str] = set()
     for e in json_entries(text, file):
         name = e.need("Name", str).lstrip("/")
+        if not name or name in seen:
+            raise e.place("Name").error(f"found \"Name\": {e.data['Name']!r} in entry {e.index + 1}",
+                                        "expected a container name, different for each container" if name else
+                                        "expected a container name such as \"/web\"")
+        seen.add(name)
         prov = Provenance(file, "read", None, f"container {name}")
         host_config = _sub(e, "HostConfig") or {}
         mode = host_config.get("NetworkMode")
@@ -176,19 +196,29 @@ def parse_container_inspect(text: str, file: str = "docker-inspect.json") -> tup
 
 
 def _endpoint(net_name: str, cfg: dict[str, Any], place: Place, prov: Provenance) -> Endpoint:
-    def addr(key: str):  # type: ignore[no-untyped-def]
+    def addr(key: str, version: int | None = None):  # type: ignore[no-untyped-def]
         v = cfg.get(key)
-        return parse_address(v, place) if v else None
+        if not v:
+            return None
+        a = parse_address(v, place, f"{key} of network {net_name} as an IP address")
+        if version is not None and a.version != version:
+            raise place.error(f"found {key} = {v!r} in network {net_name}", f"expected an IPv{version} address")
+        return a
 
-    def plen(key: str) -> int | None:
+    def plen(key: str, version: int) -> int | None:
         v = cfg.get(key)
-        return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else None
+        if v is None or v == 0:
+            return None  # Docker prints 0 for an endpoint without an address of that family
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 < v <= (32 if version == 4 else 128):
+            raise place.error(f"found {key} = {v!r} in network {net_name}",
+                              f"expected a prefix length from 1 to {32 if version == 4 else 128}")
+        return v
 
     mac = cfg.get("MacAddress")
     return Endpoint(
-        network=net_name, ipv4=addr("IPAddress"), ipv4_prefixlen=plen("IPPrefixLen"),
-        ipv6=addr("GlobalIPv6Address"), ipv6_prefixlen=plen("GlobalIPv6PrefixLen"),
-        mac=parse_mac(mac, place) if mac else None, gateway=addr("Gateway"), gateway6=addr("IPv6Gateway"),
+        network=net_name, ipv4=addr("IPAddress", 4), ipv4_prefixlen=plen("IPPrefixLen", 4),
+        ipv6=addr("GlobalIPv6Address", 6), ipv6_prefixlen=plen("GlobalIPv6PrefixLen", 6),
+        mac=parse_mac(mac, place) if mac else None, gateway=addr("Gateway", 4), gateway6=addr("IPv6Gateway", 6),
         provenance=prov,
     )
 
@@ -203,8 +233,15 @@ def endpoints_from_network_inspect(text: str, file: str = "docker-network-inspec
                 continue
             name = c.get("Name") or cid
             place = e.place("Containers")
+            if not isinstance(name, str):
+                raise place.error(f"found Containers[{cid!r}].Name = {name!r} in network {net}",
+                                  "expected a container name as a string")
             v4 = parse_interface_address(c["IPv4Address"], place) if c.get("IPv4Address") else None
             v6 = parse_interface_address(c["IPv6Address"], place) if c.get("IPv6Address") else None
+            for key, got, version in (("IPv4Address", v4, 4), ("IPv6Address", v6, 6)):
+                if got is not None and got[0].version != version:
+                    raise place.error(f"found Containers[{cid!r}].{key} = {c[key]!r} in network {net}",
+                                      f"expected an IPv{version} address with prefix")
             mac = c.get("MacAddress")
             out.setdefault(name, []).append(Endpoint(
                 network=net, ipv4=v4[0] if v4 else None, ipv4_prefixlen=v4[1] if v4 else None,

@@ -85,15 +85,31 @@ class JsonEntry:
         if key not in self.data:
             raise InputError(self.file, 0, 1, f"entry {self.index + 1} has no \"{key}\"",
                              f"expected every entry to have \"{key}\"")
+        if self.data[key] is None:  # get() reads null as absent; a needed field must have a value
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.place(key).error(f"found \"{key}\": null in entry {self.index + 1}", f"expected a {names}")
         return self.get(key, kind)
+
+    def nested(self, key: str, kinds: dict[str, type]) -> dict[str, Any]:
+        """A nested object (``linkinfo``) whose fields in ``kinds`` are type-checked; {} when absent or null."""
+        value = self.get(key, dict) or {}
+        for sub, kind in kinds.items():
+            v = value.get(sub)
+            if v is not None and not isinstance(v, kind):
+                raise self.place(sub).error(f"found \"{key}\".\"{sub}\": {v!r} in entry {self.index + 1}",
+                                            f"expected a JSON {'object' if kind is dict else kind.__name__}")
+        return value
 
 
 def json_entries(text: str, file: str) -> list[JsonEntry]:
     return [JsonEntry(d, i, file, text) for i, d in enumerate(load_json_list(text, file))]
 
 
+_LINKINFO = {"info_kind": str, "info_slave_kind": str, "info_data": dict, "info_slave_data": dict}
+
+
 def _kind(e: JsonEntry, masters: set[str]) -> LinkKind | None:
-    info = e.get("linkinfo", dict) or {}
+    info = e.nested("linkinfo", _LINKINFO)
     kind = info.get("info_kind")
     name = e.need("ifname", str)
     if e.get("link_type", str) == "loopback":
@@ -117,8 +133,13 @@ def parse_ip_addr(text: str, file: str = "ip-addr.json", namespace_names: dict[i
     entries = json_entries(text, file)
     masters = {e.get("master", str) for e in entries} - {None}
     out = []
+    seen: set[str] = set()
     for e in entries:
         prov = e.provenance()
+        if e.need("ifname", str) in seen:
+            raise e.place("ifname").error(f"found interface {e.data['ifname']!r} again in entry {e.index + 1}",
+                                          "expected each interface once (one namespace's `ip -j addr`)")
+        seen.add(e.data["ifname"])
         flags = e.get("flags", list, [])
         addrs = []
         for a in e.get("addr_info", list, []):
@@ -126,10 +147,11 @@ def parse_ip_addr(text: str, file: str = "ip-addr.json", namespace_names: dict[i
                 continue
             addr = parse_address(a["local"], e.place("addr_info"))
             plen = a.get("prefixlen")
-            if not isinstance(plen, int):
-                raise e.place("addr_info").error(f"found prefixlen {plen!r}", "expected a number")
+            if not isinstance(plen, int) or isinstance(plen, bool) or not 0 <= plen <= addr.max_prefixlen:
+                raise e.place("addr_info").error(f"found prefixlen {plen!r} for {addr} in entry {e.index + 1}",
+                                                 f"expected a number from 0 to {addr.max_prefixlen}")
             addrs.append(LinkAddress(addr, plen, a.get("scope"), prov))
-        info = e.get("linkinfo", dict) or {}
+        info = e.nested("linkinfo", _LINKINFO)
         slave = info.get("info_slave_data") if info.get("info_slave_kind") == "bridge" else None
         bridge_data = info.get("info_data") if info.get("info_kind") == "bridge" else None
         peer = e.get("link", str)
@@ -271,8 +293,8 @@ def parse_ip_rule(text: str, file: str = "ip-rule.json", family: int = 4) -> tup
             dst=None if dst in (None, "all") else parse_network(f"{dst}/{dstlen}" if dstlen is not None else dst,
                                                                 e.place("dst")),
             iif=e.get("iif", str), oif=e.get("oif", str),
-            fwmark=None if mark is None else int(str(mark), 0),
-            fwmask=None if mask is None else int(str(mask), 0),
+            fwmark=None if mark is None else _mark(mark, e, "fwmark"),
+            fwmask=None if mask is None else _mark(mask, e, "fwmask"),
             invert="not" in e.data,  # iproute2 prints "not": null for an inverted rule
             suppress_prefixlength=e.get("suppress_prefixlen", int),
             provenance=prov,
@@ -280,10 +302,25 @@ def parse_ip_rule(text: str, file: str = "ip-rule.json", family: int = 4) -> tup
     return tuple(out)
 
 
+def _mark(value: str | int, e: JsonEntry, key: str) -> int:
+    """A firewall mark or mask as ip prints it (``0x1``, or a number): 32 bits."""
+    try:
+        mark = value if isinstance(value, int) else int(value, 0)
+    except ValueError:
+        mark = -1
+    if not 0 <= mark <= 0xFFFFFFFF:
+        raise e.place(key).error(f"found \"{key}\": {value!r} in entry {e.index + 1}",
+                                 "expected a 32-bit mark such as 0x1")
+    return mark
+
+
 def parse_ip_neigh(text: str, file: str = "ip-neigh.json") -> tuple[Neighbour, ...]:
     out = []
     for e in json_entries(text, file):
         state = e.get("state", (list, str))
+        if isinstance(state, list) and not all(isinstance(x, str) for x in state):
+            raise e.place("state").error(f"found \"state\": {state!r} in entry {e.index + 1}",
+                                         "expected a list of strings such as [\"REACHABLE\"]")
         mac = e.get("lladdr", str)
         out.append(Neighbour(
             address=parse_address(e.need("dst", str), e.place("dst")), dev=e.need("dev", str),
@@ -342,8 +379,8 @@ def _ss_endpoint(text: str, place: Place) -> tuple[str, str | None, int, bool | 
     device = None
     if "%" in host:
         host, device = host.split("%", 1)
-    if not port.isdigit():
-        raise place.error(f"found local address {text!r}", "expected ADDRESS:PORT")
+    if not (port.isascii() and port.isdigit()) or int(port) > 65535:
+        raise place.error(f"found local address {text!r}", "expected ADDRESS:PORT with a port from 0 to 65535")
     return host, device, int(port), v6only
 
 

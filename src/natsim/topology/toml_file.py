@@ -50,6 +50,7 @@ T = TypeVar("T")
 LINK_KINDS = ("physical", "veth", "bridge", "loopback", "other")
 ROLES = ("host", "container", "outside", "other")
 GATEWAY_MODES = ("nat", "nat-unprotected", "routed", "isolated")
+RULE_ACTIONS = ("lookup", "blackhole", "unreachable", "prohibit", "nop", "goto")  # what ip rule's reader accepts
 
 
 class _Section:
@@ -339,7 +340,9 @@ def _rule(s: _Section, reader: _Reader) -> PolicyRule:
     src = s.get("from", str)
     dst = s.get("to", str)
     family = s.get("family", int, 4)
-    action = s.get("action", str, "lookup")
+    if family not in (4, 6):
+        raise s.place("family").error(f"found family = {family!r} in {s.where}", "expected 4 or 6")
+    action = s.choice("action", RULE_ACTIONS) or "lookup"
     table = s.get("table", (str, int))
     return PolicyRule(
         priority=s.need("priority", int), family=family,
