@@ -129,3 +129,14 @@ def test_a_big_host_lists_the_assumptions_this_connection_touches(capsys, tmp_pa
     assert left_out > 1000 and "--json lists them all" in folded
     code, js, _ = run(capsys, "explain", str(rules), "--from", "outside", "--to", "host:10005/tcp", "--no-fix", "--json")
     assert len(json.loads(js)["assumptions"]) >= left_out + len(listed) - 1
+
+
+def test_a_ruleset_the_kernel_refuses_is_answered_with_a_warning(capsys, tmp_path) -> None:
+    """Decision 0153: every line reads, iptables-restore would refuse the whole; the answer says so."""
+    rules = tmp_path / "refused.rules"
+    rules.write_text("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m tcp --dport 80 -j DROP\nCOMMIT\n")
+    code, out, _ = run(capsys, "explain", str(rules), "--from", "outside", "--to", "host:80/tcp", "--no-fix")
+    assert code == 0
+    warning = next(line for line in out.splitlines() if "iptables-restore would refuse" in line)
+    assert f"{rules}:3:1: found -m tcp in a rule without -p for it" in warning
+    assert "answers for the rules as written" in warning

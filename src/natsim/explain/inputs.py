@@ -145,6 +145,11 @@ def load_inputs(
         topo_path = _existing(Path(name), "topology file")
         topologies.append(read_topology_file(topo_path))
         files.append(str(topo_path))
+    if target != "live":  # a dump the kernel would not load is not what a host runs: say so (decision 0153)
+        from natsim.validate import check_ruleset
+
+        notes.extend(f"iptables-restore would refuse this ruleset ({err.render().splitlines()[0]}); natsim "
+                     "answers for the rules as written" for rs in rulesets.values() for err in check_ruleset(rs))
     known = merge(*topologies) if topologies else Topology()
     topology = infer_topology(rulesets, known)
     assumptions = [*left_out, *topology.assumptions(), *(str(c) for c in topology.conflicts)]
