@@ -250,6 +250,13 @@ def test_kube_proxy_services_are_services(tmp_path) -> None:
     assert cell.verdict == "reachable"
     # svc1 has two endpoints picked by -m statistic: the entry's DNAT goes to one of them
     assert any("10.244.0.3:8080" in n or "10.244.0.4:8080" in n for n in cell.entries[0].nat)
+    # a Kubernetes node forwards (assumed, and said): the NodePort is open from outside, masqueraded
+    network, _ = matrix_of(str(rules))
+    node_port = m.cell("outside:eth0", "published *:30000/tcp")
+    assert node_port.verdict == "reachable"
+    assert any(n.startswith("MASQUERADE") for e in node_port.entries for n in e.nat)
+    result = simulate(network, node_port.entries[0].flow)
+    assert any("kube-proxy's chains are present" in a for a in result.assumptions)
 
 
 def test_docker_services_do_not_change_with_routed_forwards() -> None:

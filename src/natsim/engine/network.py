@@ -59,6 +59,13 @@ class Network:
     def assumption_set(self) -> frozenset[str]:
         return frozenset(self.assumptions)
 
+    @cached_property
+    def kube_proxy_node(self) -> bool:
+        """The host's IPv4 rules hold kube-proxy's (iptables mode) service chain: it is a Kubernetes node."""
+        rs = self.rulesets.get(4)
+        nat = rs.table("nat") if rs is not None else None
+        return nat is not None and nat.chain("KUBE-SERVICES") is not None
+
     def compiled(self, namespace: str, family: int) -> CRuleset | None:
         return self._compiled.get((namespace, family))
 

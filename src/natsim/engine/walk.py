@@ -497,6 +497,10 @@ class Run:
                 daemon = self.world.topology.daemon.ip_forward
                 if daemon is not None:
                     return daemon
+                if self.net.kube_proxy_node:
+                    self.assume("net.ipv4.ip_forward=1 in host: kube-proxy's chains are present, and a Kubernetes "
+                                "node forwards (kubeadm's preflight check requires net.ipv4.ip_forward=1)")
+                    return True
         else:
             if t is not None:
                 v = t.sysctl_int(f"net.ipv6.conf.{iface}.forwarding")
