@@ -25,7 +25,6 @@ from natsim.audit.regions import protocol_number, region_of
 from natsim.audit.services import Forward, subnet_bridges, forwards, reachable_chains
 from natsim.audit.shadow import RuleAt
 from natsim.audit.space import ADDR_TYPES, Dim, InterfaceAtoms, PKT_TYPES
-from natsim.model import matches as m
 from natsim.model import targets as t
 from natsim.model.ruleset import Ruleset
 
@@ -372,7 +371,7 @@ def check_isolation(rs: Ruleset, ctx: Context) -> list[Finding]:
                     f"Containers on {bridge} talk to each other over the bridge, not through the router; iptables "
                     "sees those frames only when br_netfilter is loaded with bridge-nf-call-iptables=1, which Docker "
                     f"enables only for icc=false or userland-proxy=false, and {bridge} has icc on.",
-                    f"Create the network with -o com.docker.network.bridge.enable_icc=false, or load br_netfilter "
+                    "Create the network with -o com.docker.network.bridge.enable_icc=false, or load br_netfilter "
                     "and set net.bridge.bridge-nf-call-iptables=1.",
                     (Cited.of(RuleAt("filter", chain.name, idx, r), "meant to isolate"),
                      Cited.of(icc[bridge], "Docker's icc accept")),

@@ -23,7 +23,6 @@ from natsim.audit.checks_docker import CLIENT
 from natsim.audit.memo import per_object
 from natsim.audit.probe import holds
 from natsim.audit.regions import region_of
-from natsim.audit.services import reachable_chains
 from natsim.audit.space import Dim, IntervalAtoms, interval_universe
 from natsim.model import targets as t
 from natsim.model.ruleset import Ruleset

@@ -14,7 +14,6 @@ from natsim.model.construct import fast_init
 from natsim.model.matches import Sctp, Tcp, Udp
 from natsim.model.ruleset import Rule
 from natsim.model.targets import Dnat, Masquerade, Netmap, Redirect, Snat
-from natsim.model.values import IPAddress
 
 
 _NAT_TARGETS = (Dnat, Snat, Masquerade, Redirect, Netmap)
