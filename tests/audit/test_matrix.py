@@ -290,3 +290,22 @@ def test_kube_endpoint_rules_only_cut_their_own_service(tmp_path) -> None:
         most.append(max(per_cell.values()))
     # any other address, the rest of the pod subnet (KUBE-SVC's ! -s POD-CIDR), and each endpoint pod (<= 3 here)
     assert most[0] == most[1] == 5
+
+
+def test_matrix_filters_ask_what_the_whole_matrix_asks(capsys) -> None:
+    """--from/--service keep some zones and services; each kept cell answers as in the whole matrix."""
+    path = corpus("hostaudit-ufw-docker28-libvirt-counters.v4.rules")
+    _, whole = matrix_of(str(path))
+    assert main(["matrix", str(path), "--from", "outside", "--service", "host:53*", "--service", "ping",
+                 "--format", "json"]) == 0
+    part = json.loads(capsys.readouterr().out)
+    zones = {z["key"] for z in part["zones"]}
+    services = {s["key"] for s in part["services"]}
+    assert zones == {z.key for z in whole.zones if z.kind == "outside"}
+    assert services == {s.key for s in whole.services if s.key.startswith("host:53") or "ping" in s.key}
+    for c in part["cells"]:
+        full = whole.cell(c["zone"], c["service"])
+        assert c["verdict"] == full.verdict
+        assert [e["flow"] for e in c["entries"]] == [str(e.flow) for e in full.entries]
+    assert any("--from/--service" in a for a in part["assumptions"])
+    assert main(["matrix", str(path), "--from", "container:nobody-here"]) == 2

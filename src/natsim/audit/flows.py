@@ -12,6 +12,7 @@ diff reuses it); :func:`cell_flows` keeps the zone/service labels with each flow
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from natsim.audit.checks_docker import outside_interfaces
@@ -310,12 +311,14 @@ def is_large(n_zones: int, n_services: int) -> bool:
     return n_zones * n_services > LARGE
 
 
-def cell_flows(network) -> list[CellFlow]:
-    """Labelled flows for every zone × service of an engine ``Network``.
+def cell_flows(network, zone_wanted: Callable[[Zone], bool] | None = None,
+               service_wanted: Callable[[Service], bool] | None = None) -> list[CellFlow]:
+    """Labelled flows for every zone × service of an engine ``Network`` (or those the filters keep).
 
     A cell asks one flow per source class (outside zones) and per host address that
     matters (the explain layer's meaning of ``host``); in a matrix of more than
     :data:`LARGE` cells, only the first host address, to keep thousands of ports fast.
+    The size is the whole matrix's, so a filtered cell asks exactly what the whole matrix asks.
     """
     rulesets = {f: rs for f, rs in network.rulesets.items() if rs is not None}
     topo = network.topology or Topology()
@@ -324,8 +327,11 @@ def cell_flows(network) -> list[CellFlow]:
     all_zones = zones(rulesets, topo)
     all_services = services(rulesets, topo)
     large = is_large(len(all_zones), len(all_services))
+    chosen_zones = [z for z in all_zones if zone_wanted is None or zone_wanted(z)]
     for service in all_services:
-        for zone in all_zones:
+        if service_wanted is not None and not service_wanted(service):
+            continue
+        for zone in chosen_zones:
             resolved = _resolve(zone, service, topo, service.family)
             if large and zone.kind != "outside":
                 resolved = resolved[:1]
