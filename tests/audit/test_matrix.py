@@ -309,3 +309,12 @@ def test_matrix_filters_ask_what_the_whole_matrix_asks(capsys) -> None:
         assert [e["flow"] for e in c["entries"]] == [str(e.flow) for e in full.entries]
     assert any("--from/--service" in a for a in part["assumptions"])
     assert main(["matrix", str(path), "--from", "container:nobody-here"]) == 2
+
+
+def test_a_chain_that_jumps_to_itself_does_not_sink_the_matrix(tmp_path, capsys) -> None:
+    """The kernel refuses the loop (natsim says so); the matrix still answers for the rules as written."""
+    rules = tmp_path / "loop.rules"
+    rules.write_text("*filter\n:INPUT ACCEPT [0:0]\n:X - [0:0]\n-A INPUT -p tcp --dport 22 -j X\n"
+                     "-A X -p tcp -j X\n-A X -s 10.0.0.0/8 -j DROP\nCOMMIT\n")
+    assert main(["matrix", str(rules), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cells"]

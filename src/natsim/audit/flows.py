@@ -23,6 +23,7 @@ from natsim.audit.shadow import RuleAt
 from natsim.audit.sources import SourceClass, source_classes
 from natsim.audit.space import Dim
 from natsim.engine.flow import Flow
+from natsim.engine.packet import endpoint
 from natsim.errors import UsageError
 from natsim.explain.endpoints import Destination, Source
 from natsim.explain.resolve import host_public_addresses, resolve
@@ -197,17 +198,16 @@ def services(rulesets: dict[int, Ruleset], topo: Topology | None) -> list[Servic
                 continue
             if f.host_ip is None:
                 dest = Destination("host", f.proto, f.host_port)
-                host = "*" if fam == 4 else "[*]"
+                where = f"*:{f.host_port}" if fam == 4 else f"[*]:{f.host_port}"
             else:
                 dest = Destination("address", f.proto, f.host_port, address=f.host_ip)
-                host = f"[{f.host_ip}]" if fam == 6 else str(f.host_ip)
-            add(Service(f"published {host}:{f.host_port}/{f.proto}", "published", dest, fam, f.at, f.to_port))
+                where = endpoint(f.host_ip, f.host_port)
+            add(Service(f"published {where}/{f.proto}", "published", dest, fam, f.at, f.to_port))
         for f in fwd:
             if f.to_port is None or f.proto not in PORT_PROTOS or f.to_addr.is_loopback:
                 continue
-            where = f"[{f.to_addr}]" if fam == 6 else str(f.to_addr)
             add(Service(
-                f"container {where}:{f.to_port}/{f.proto}", "container",
+                f"container {endpoint(f.to_addr, f.to_port)}/{f.proto}", "container",
                 Destination("address", f.proto, f.to_port, address=f.to_addr), fam, f.at,
             ))
         v6 = "" if fam == 4 else " (v6)"
@@ -225,8 +225,7 @@ def services(rulesets: dict[int, Ruleset], topo: Topology | None) -> list[Servic
             if addr is None:
                 add(Service(host_key(proto, port), "host", Destination("host", proto, port), fam))
             else:
-                where = f"[{addr}]" if fam == 6 else str(addr)
-                add(Service(f"host {where}:{port}/{proto}" + (f" ({who})" if who else ""), "host",
+                add(Service(f"host {endpoint(addr, port)}/{proto}" + (f" ({who})" if who else ""), "host",
                             Destination("address", proto, port, address=addr), fam))
         # what the rules say about everything else: a port none of them names, and ping
         free = unnamed_port(rs)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from natsim.audit.memo import per_object
 from natsim.audit.shadow import RuleAt
+from natsim.engine.packet import endpoint
 from natsim.model import matches as m
 from natsim.model import targets as t
 from natsim.model.ruleset import Ruleset
@@ -45,9 +46,7 @@ class Forward:
         port = "?" if self.host_port is None else str(self.host_port)
         if self.host_port_hi not in (None, self.host_port):
             port += f"-{self.host_port_hi}"
-        dest = f"[{self.to_addr}]" if self.to_addr.version == 6 else str(self.to_addr)
-        to = f"{dest}:{self.to_port}" if self.to_port is not None else dest
-        return f"{host}:{port}/{self.proto} -> {to}"
+        return f"{host}:{port}/{self.proto} -> {endpoint(self.to_addr, self.to_port)}"
 
 
 def _dport(rule) -> tuple[int | None, int | None]:

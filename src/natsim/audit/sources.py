@@ -132,11 +132,11 @@ def _entry_filters(rs: Ruleset, table: str, root: str, with_dst: bool) -> dict[s
             if not isinstance(tgt, t.Jump) or tbl.chain(tgt.chain) is None:
                 continue
             got = ways.setdefault(tgt.chain, set())
-            if () in got and len(got) == 1 and tgt.chain != root and got is not ways[name]:
+            if got == {()}:
                 continue  # already reachable by anything
             before = set(got)
             own = _filters(region_of(rule).constraints, with_dst)
-            got.update(alt + own for alt in ways[name])
+            got.update([alt + own for alt in ways[name]])  # a list first: a chain may jump to itself
             if len(got) > MAX_ENTRY_FILTERS or () in got:
                 got.clear()
                 got.add(())

@@ -178,32 +178,29 @@ def _silent(end: LegEnd) -> LegEnd:
 def _lost_ack(run: Run, legs: list[Leg], client: Ns, first: Packet, end: LegEnd) -> LegEnd:
     """The handshake's last ACK is stopped: connect() has already returned (decision 0139).
 
-    The server never accepts the connection.  A REJECT's answer is walked back like any refusal: a
-    RST that reaches the client resets its connection (``closed``); an ICMP error only marks the
-    socket (a soft error), so the client waits for an answer that never comes (``timeout``).
+    The server never accepts the connection.  A REJECT's answer is walked back like any refusal
+    (:func:`_error_leg`): a RST that reaches the client resets its connection (``closed``); an ICMP
+    error only marks the socket (a soft error), so the client waits for an answer that never comes.
     """
+    if end.kind == "unknown":
+        return end
     done = "; the client's connect() had already returned (the SYN-ACK reached it), but the server never gets " \
            "the connection"
-    if end.kind != "dropped" or not (isinstance(end.extra, tuple) and end.extra[0] == "reject"):
-        if end.kind == "unknown":
-            return end
-        return LegEnd(end.kind, end.ns, end.packet, end.step, end.reason + done + ": its first request times out",
-                      "timeout", end.extra)
-    err = _rejection(end.packet, end.extra[1], run.world.ns(end.ns))
-    origin = run.world.ns(end.ns)
-    want = Packet(first.family, first.dst, first.src, first.proto, first.dport, first.sport)
-    back, _ = _leg(run, legs, "reply", lambda: run.send_local(origin, err),
-                   Expect(client.name, want, err is not None and err.proto != "tcp"))
-    if back.kind != "delivered" or err is None:
-        why = f" ({back.reason})" if err is not None else ""
-        return LegEnd(end.kind, end.ns, end.packet, end.step, end.reason + done + "; the answer to the ACK never "
-                      f"reaches the client{why}, and its first request times out", "timeout", end.extra)
-    if err.proto == "tcp":
-        return LegEnd(end.kind, end.ns, end.packet, end.step, end.reason + done + "; the reset that comes back "
-                      "closes the client's connection", "closed", end.extra)
-    return LegEnd(end.kind, end.ns, end.packet, end.step, end.reason + done + "; the ICMP error that comes back only "
-                  "marks the client's socket (a client on a sub-millisecond path may read it as 'connection refused' "
-                  "from connect()), and its first request times out", "timeout", end.extra)
+    rejected = end.kind == "dropped" and isinstance(end.extra, tuple) and end.extra[0] == "reject"
+    err = _rejection(end.packet, end.extra[1], run.world.ns(end.ns)) if rejected else None
+    if err is not None:
+        walked = _error_leg(run, legs, client, first, end, err)
+        if walked is end and err.proto == "tcp":  # the answer reached the client
+            return LegEnd(end.kind, end.ns, end.packet, end.step, end.reason + done + "; the reset that comes back "
+                          "closes the client's connection", "closed", end.extra)
+        if walked is end:
+            return LegEnd(end.kind, end.ns, end.packet, end.step, end.reason + done + "; the ICMP error that comes "
+                          "back only marks the client's socket (a client on a sub-millisecond path may read it as "
+                          "'connection refused' from connect()), and its first request times out", "timeout",
+                          end.extra)
+        end = walked
+    return LegEnd(end.kind, end.ns, end.packet, end.step, end.reason + done + ": its first request times out",
+                  "timeout", end.extra)
 
 
 REJECT_CODES = {  # --reject-with -> (ICMP type, code, what connect() reports)
