@@ -8,7 +8,6 @@ with its verdict, the NAT done and the deciding rule, all read from the engine's
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ from natsim.engine.flow import Flow
 from natsim.engine.result import FlowResult
 from natsim.explain.ruletext import RuleRef, step_rule_ref
 from natsim.explain.summary import nat_changes
+from natsim.gcpause import cyclic_gc_paused
 from natsim.model.construct import fast_init
 
 
@@ -150,16 +150,11 @@ def build_matrix(
     entries: dict[tuple[str, str], list[Entry]] = {}
     # Thousands of simulations make only acyclic garbage (reference counting frees it); the cyclic
     # collector's passes over the rulesets and the growing matrix would cost more than the walks.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with cyclic_gc_paused():
         for cf in flows:
             zones.setdefault(cf.zone.key, cf.zone)
             services.setdefault(cf.service.key, cf.service)
             entries.setdefault((cf.zone.key, cf.service.key), []).append(entry_of(cf, simulate(network, cf.flow)))
-    finally:
-        if enabled:
-            gc.enable()
     cells = {
         key: Cell(zones[key[0]], services[key[1]], tuple(es)) for key, es in entries.items()
     }

@@ -10,7 +10,6 @@ not matter.
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +22,7 @@ from natsim.engine.tri import Tri, Unknown
 from natsim.engine.walk import Expect, LegEnd, Run
 from natsim.engine.world import Ns, Segment
 from natsim.errors import UsageError
+from natsim.gcpause import cyclic_gc_paused
 from natsim.model.targets import Accept
 from natsim.model.values import IPAddress
 
@@ -35,13 +35,8 @@ def simulate(net: Network, flow: Flow, max_branches: int = MAX_BRANCHES) -> Flow
     """Every outcome of ``flow`` on ``net``, with the assumptions the answer rests on."""
     # A trace allocates many small objects; with a big ruleset in memory the cyclic collector's full
     # passes would cost more than the walk itself.  Collect once afterwards instead.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with cyclic_gc_paused():
         return _simulate(net, flow, max_branches)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _simulate(net: Network, flow: Flow, max_branches: int) -> FlowResult:

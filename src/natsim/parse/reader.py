@@ -15,12 +15,12 @@ is left out.
 
 from __future__ import annotations
 
-import gc
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from natsim.errors import InputError
+from natsim.gcpause import cyclic_gc_paused
 from natsim.model.construct import fast_new
 from natsim.model.location import Location
 from natsim.model.ruleset import BUILTIN_CHAINS, TABLE_ORDER, Chain, Counters, Rule, Ruleset, Table
@@ -143,13 +143,8 @@ class Reader:
     def feed(self, text: str) -> ParsedFile:
         # The model is acyclic, so the cyclic garbage collector finds nothing to free while a
         # dump is read, yet its passes over the growing heap cost a fifth of the parse time.
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        with cyclic_gc_paused():
             return self._feed(text)
-        finally:
-            if paused:
-                gc.enable()
 
     def _feed(self, text: str) -> ParsedFile:
         for lineno, raw in enumerate(text.splitlines(), 1):
