@@ -17,22 +17,14 @@ from typing import Any
 from natsim.model import matches as m
 from natsim.model import targets as t
 from natsim.model.values import MarkMask, Neg, PortRange
-from natsim.parse.names import DSCP_CLASS_ORDER
-from natsim.parse.names import LOG_LEVELS
+from natsim.parse.names import DSCP_CLASS_ORDER, LOG_LEVELS, REJECT_TYPES4, REJECT_TYPES6
 
 _FULL = 0xFFFFFFFF
 _ALL_PORTS = PortRange(0, 65535)
 
 
 #: REJECT --reject-with aliases (libxt_REJECT / libip6t_REJECT) -> the name iptables-save prints.
-_REJECT_NAMES = {
-    "net-unreach": "icmp-net-unreachable", "host-unreach": "icmp-host-unreachable",
-    "proto-unreach": "icmp-proto-unreachable", "net-prohib": "icmp-net-prohibited",
-    "host-prohib": "icmp-host-prohibited", "admin-prohib": "icmp-admin-prohibited",
-    "tcp-rst": "tcp-reset", "no-route": "icmp6-no-route", "adm-prohibited": "icmp6-adm-prohibited",
-    "addr-unreach": "icmp6-addr-unreachable", "policy-fail": "icmp6-policy-fail",
-    "reject-route": "icmp6-reject-route",
-}
+_REJECT_NAMES = {alias: name for name, alias in (*REJECT_TYPES4, *REJECT_TYPES6) if alias != "port-unreach"}
 _REJECT_DEFAULTS = ("icmp-port-unreachable", "icmp6-port-unreachable", "port-unreach", "port-unreachable")
 
 
