@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES="iptables ipset iproute2 nftables conntrack procps python3 python3-venv python3-pip"
 missing=""
 for pkg in $APT_PACKAGES; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+    # "installed", not merely known to dpkg (a removed package keeps its config files and its record)
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q ' installed$' || missing="$missing $pkg"
 done
 # python3 from elsewhere (pyenv) is fine as long as it can make a venv.
 if [ -n "$missing" ] && command -v apt-get >/dev/null 2>&1; then
