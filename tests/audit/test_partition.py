@@ -54,3 +54,17 @@ def test_source_classes_merge_pieces_the_rules_treat_alike() -> None:
     assert len(https) == 2
     # on eth1 the 100.64/10 rule counts too
     assert len(source_classes(rs, 16, None, "eth1", 6, (443,))) == 3
+
+
+def test_source_class_labels_read_as_ranges_people_write() -> None:
+    from natsim.audit.sources import describe_ranges
+
+    v4 = ipaddress.IPv4Address
+    r = lambda lo, hi: (int(v4(lo)), int(v4(hi)))  # noqa: E731
+    # a /24 without its .1: two ranges, the second not one network (was "192.168.122.2/31 ..." as if cut off)
+    assert describe_ranges((r("192.168.122.0", "192.168.122.0"), r("192.168.122.2", "192.168.122.255")), v4) \
+        == "192.168.122.0, 192.168.122.2-192.168.122.255"
+    # touching pieces of one class are one range, and a range that is a network is named as one
+    assert describe_ranges((r("10.0.0.128", "10.0.0.255"), r("10.0.0.0", "10.0.0.127")), v4) == "10.0.0.0/24"
+    four = tuple(r(f"10.0.{i}.0", f"10.0.{i}.9") for i in range(0, 8, 2))
+    assert describe_ranges(four, v4) == "10.0.0.0-10.0.0.9, 10.0.2.0-10.0.2.9 ... (4 address ranges)"

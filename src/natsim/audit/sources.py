@@ -315,15 +315,26 @@ def _group(prep: _Prepared, admitted: tuple[int, ...], limit: int, family: int) 
 
 
 def describe_ranges(ranges: tuple[tuple[int, int], ...], make) -> str:
-    """Address ranges as networks: ``10.0.0.0/8, 192.168.1.7`` (a single address without its /32);
-    beyond three networks the first two and the number of ranges (a class may hold thousands)."""
-    names: list[str] = []
-    for lo, hi in ranges:
-        for n in ipaddress.summarize_address_range(make(lo), make(hi)):
-            names.append(str(n.network_address) if n.prefixlen == n.max_prefixlen else str(n))
-            if len(names) > 3:
-                return f"{names[0]}, {names[1]} ... ({len(ranges)} address ranges)"
+    """Address ranges as people write them: ``10.0.0.0/8, 192.168.1.7, 192.168.1.9-192.168.1.200`` (a
+    single address without its /32, a network where the range is one); beyond three ranges the first two
+    and the number of ranges (a class may hold thousands). Touching ranges are one range."""
+    merged: list[list[int]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    names = [_range_name(lo, hi, make) for lo, hi in merged[:3]]
+    if len(merged) > 3:
+        return f"{names[0]}, {names[1]} ... ({len(merged)} address ranges)"
     return ", ".join(names)
+
+
+def _range_name(lo: int, hi: int, make) -> str:
+    if lo == hi:
+        return str(make(lo))
+    nets = list(ipaddress.summarize_address_range(make(lo), make(hi)))
+    return str(nets[0]) if len(nets) == 1 else f"{make(lo)}-{make(hi)}"
 
 
 def _admits(filters: tuple, proto: int | None, ports: tuple[int, ...], dests: tuple[int, ...] = ()) -> bool:
