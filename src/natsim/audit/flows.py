@@ -326,6 +326,7 @@ def cell_flows(network, zone_wanted: Callable[[Zone], bool] | None = None,
     all_zones = zones(rulesets, topo)
     all_services = services(rulesets, topo)
     large = is_large(len(all_zones), len(all_services))
+    host = network.world.namespaces.get(topo.host)  # its routes, completed as the engine completes them
     chosen_zones = [z for z in all_zones if zone_wanted is None or zone_wanted(z)]
     for service in all_services:
         if service_wanted is not None and not service_wanted(service):
@@ -345,7 +346,7 @@ def cell_flows(network, zone_wanted: Callable[[Zone], bool] | None = None,
                     if key not in classes:
                         classes[key] = source_classes(
                             rulesets[flow.family], MAX_SOURCE_CLASSES, topo, flow.in_interface,
-                            protocol_number(flow.proto), ports, dests)
+                            protocol_number(flow.proto), ports, dests, host)
                     for sc in classes[key]:
                         out.append(CellFlow(zone, service, _with_source(flow, sc.representative), sc.label, sc))
                 else:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from natsim.audit.checks_docker import CLIENT
 from natsim.audit.memo import per_object
@@ -45,9 +46,9 @@ class SourceClass:
 def topology_cuts(topo: Topology | None, family: int, iface: str | None = None) -> tuple[list, list]:
     """(prefixes the engine tells apart, prefixes no client arriving on ``iface`` can have as its address).
 
-    When the host has no default route, the first list also splits the signature: an
-    on-link neighbour (the host routes replies to it directly) is then a different class
-    from a distant client (whose replies have no route), whatever the rules say.  Loopback, the host's own addresses,
+    The first list (with the host's routed prefixes) also splits the signature: an on-link
+    neighbour (the host routes replies to it directly, and the reverse-path check passes on its
+    interface) is a different class from a distant client, whatever the rules say.  Loopback, the host's own addresses,
     Docker subnets and the subnets of the host's *other* interfaces are spoofed sources when
     they arrive on ``iface`` (martians, Docker's raw drops, reverse-path checks); the subnet
     of ``iface`` itself holds real neighbours.
@@ -68,8 +69,16 @@ def topology_cuts(topo: Topology | None, family: int, iface: str | None = None) 
             own = ipaddress.ip_network(a.address)
             cuts.extend((a.network, own))
             spoofed.append(own)
+            if family == 4 and a.network.prefixlen <= 30:  # the kernel's broadcast route: no client's address
+                spoofed.append(ipaddress.ip_network(a.network.broadcast_address))
             if iface is not None and link.name != iface and a.network.prefixlen > 0:
                 spoofed.append(a.network)
+    for route in (ns.routes or ()) if ns is not None else ():
+        if route.family != family or route.dst.prefixlen == 0:
+            continue
+        if route.type in ("local", "broadcast", "multicast", "anycast"):
+            spoofed.append(route.dst)  # the host's own, or no unicast client's: not a source
+        cuts.append(route.dst)  # unicast, blackhole, unreachable ...: the way back differs
     return cuts, spoofed
 
 
@@ -78,8 +87,8 @@ class _Prepared:
     """Per (ruleset, interface): the pieces, the generic signature per piece, the port-specific constraints."""
 
     atoms: IntervalAtoms
-    base: list[int]  # signature of each piece from the protocol/port-independent constraints
-    spoofed: list[bool]
+    runs: list[tuple[int, int, int]]  # (first, last atom, signature): maximal runs of atoms that are not
+    # spoofed and alike under the protocol/port-independent constraints (a kube node has few, atoms many)
     specific: list[tuple[tuple, list[tuple[int, list[tuple[int, int]], bool]]]]  # (alternatives, [(hash, spans, neg)])
     by_key: dict[tuple[Dim, int], list[int]]  # entries naming one destination address, else one port
     other: dict[tuple, list[int]]  # the remaining specific entries, by their alternatives of protocol/port filters
@@ -172,7 +181,7 @@ def _scan_outside_rules(rs: Ruleset) -> list[tuple[list, tuple[tuple, ...], list
     return out
 
 
-def _prepare(rs: Ruleset, topo: Topology | None, iface: str | None) -> _Prepared:
+def _prepare(rs: Ruleset, topo: Topology | None, iface: str | None, host: Any = None) -> _Prepared:
     generic: list = []
     specific: list = []
     for iifs, alts, src in _outside_rules(rs):
@@ -185,7 +194,7 @@ def _prepare(rs: Ruleset, topo: Topology | None, iface: str | None) -> _Prepared
             for lo, hi in c.values:
                 bounds.update((lo, hi + 1))
     cuts, spoofed_nets = topology_cuts(topo, rs.family, iface)
-    for net in cuts:
+    for net in cuts + spoofed_nets:  # a spoofed address needs atoms of its own, or it takes its neighbours along
         bounds.update((int(net.network_address), int(net.broadcast_address) + 1))
     atoms = IntervalAtoms(bounds, interval_universe(Dim.SRC, rs.family))
     n = len(atoms)
@@ -194,11 +203,9 @@ def _prepare(rs: Ruleset, topo: Topology | None, iface: str | None) -> _Prepared
     for _, src in generic:
         for c in src:
             _xor(diff, rnd.getrandbits(64), _spans(atoms, c), c.negated, n)
-    if _without_default_route(topo, rs.family):
-        # replies to a distant client need a route the host lacks: on-link neighbours are a class apart
-        for net in cuts:
-            span = [(atoms.index_of(int(net.network_address)), atoms.index_of(int(net.broadcast_address)) + 1)]
-            _xor(diff, rnd.getrandbits(64), span, False, n)
+    for net, h in _route_splits(cuts, host, rs.family, rnd):
+        span = [(atoms.index_of(int(net.network_address)), atoms.index_of(int(net.broadcast_address)) + 1)]
+        _xor(diff, h, span, False, n)
     base, sig = [], 0
     for a in range(n):
         sig ^= diff[a]
@@ -207,10 +214,16 @@ def _prepare(rs: Ruleset, topo: Topology | None, iface: str | None) -> _Prepared
     for net in spoofed_nets:
         spoof[atoms.index_of(int(net.network_address))] += 1
         spoof[atoms.index_of(int(net.broadcast_address)) + 1] -= 1
-    spoofed, inside = [], 0
+    runs: list[tuple[int, int, int]] = []
+    inside = 0
     for a in range(n):
         inside += spoof[a]
-        spoofed.append(inside > 0)
+        if inside > 0:
+            continue
+        if runs and runs[-1][1] == a - 1 and runs[-1][2] == base[a]:
+            runs[-1] = (runs[-1][0], a, base[a])
+        else:
+            runs.append((a, a, base[a]))
     prepared_specific = [
         (filters, [(rnd.getrandbits(64), _spans(atoms, c), c.negated) for c in src]) for filters, src in specific
     ]
@@ -223,7 +236,43 @@ def _prepare(rs: Ruleset, topo: Topology | None, iface: str | None) -> _Prepared
                 by_key.setdefault(k, []).append(i)  # type: ignore[arg-type]
         else:  # few distinct filters ("-p tcp", "-p udp --dport 1024:65535") among many rules: test each once
             other.setdefault(alts, []).append(i)
-    return _Prepared(atoms, base, spoofed, prepared_specific, by_key, other, {})
+    return _Prepared(atoms, runs, prepared_specific, by_key, other, {})
+
+
+def _route_splits(cuts: list, host: Any, family: int, rnd: random.Random) -> list[tuple[Any, int]]:
+    """(prefix, hash) toggles that give sources the host routes back differently a signature apart.
+
+    The route back to a source decides the reverse-path checks (rp_filter, ``-m rpfilter``) and
+    where the replies leave (``-o`` in OUTPUT and POSTROUTING; nowhere without a default route),
+    whatever the rules say. ``host`` is the engine's host namespace (its routes completed as the
+    engine completes them); a prefix the host routes back like its enclosing region (an uplink's
+    on-link neighbours when the default route leaves by the same interface) is no class of its
+    own. Without ``host`` every prefix is one: more classes, never too few.
+    """
+    def way(net) -> object:
+        if host is None:
+            return net
+        middle = net.network_address + net.num_addresses // 2 if net.num_addresses > 2 else net.network_address
+        route = host.lookup(middle)
+        return None if route is None else (route.type, route.dev)
+
+    far = None if host is None else (lambda r: None if r is None else (r.type, r.dev))(host.lookup(CLIENT[family]))
+    hashes: dict[object, int] = {}
+
+    def hash_of(w: object) -> int:
+        if w not in hashes:
+            hashes[w] = rnd.getrandbits(64)
+        return hashes[w]
+
+    out: list[tuple[Any, int]] = []
+    seen: list[tuple[Any, object]] = []
+    for net in sorted({c for c in cuts if c.prefixlen}, key=lambda c: (c.prefixlen, int(c.network_address))):
+        w = way(net)
+        parent = next((pw for pn, pw in reversed(seen) if net.subnet_of(pn)), far)
+        if w != parent:  # the toggles telescope: a source's signature holds hash(its way) ^ hash(far)
+            out.append((net, hash_of(w) ^ hash_of(parent)))
+        seen.append((net, w))
+    return out
 
 
 def _index_key(filters: tuple) -> tuple[Dim, int] | None:
@@ -236,14 +285,6 @@ def _index_key(filters: tuple) -> tuple[Dim, int] | None:
     return None
 
 
-def _without_default_route(topo: Topology | None, family: int) -> bool:
-    """The host's routes are known and none is a default route of this family."""
-    ns = topo.host_namespace if topo is not None else None
-    if ns is None or ns.routes is None:
-        return False
-    return not any(r.family == family and r.dst.prefixlen == 0 for r in ns.routes)
-
-
 def _xor(diff: list[int], h: int, spans: list[tuple[int, int]], negated: bool, n: int) -> None:
     if negated:
         diff[0] ^= h
@@ -253,19 +294,20 @@ def _xor(diff: list[int], h: int, spans: list[tuple[int, int]], negated: bool, n
         diff[j] ^= h
 
 
-def _prepared(rs: Ruleset, topo: Topology | None, iface: str | None) -> _Prepared:
+def _prepared(rs: Ruleset, topo: Topology | None, iface: str | None, host: Any = None) -> _Prepared:
     # keyed by the topology's identity too: the cache holds the ruleset, the caller the topology
-    return per_object("source-pieces", rs, lambda: _prepare(rs, topo, iface), id(topo), iface)
+    return per_object("source-pieces", rs, lambda: _prepare(rs, topo, iface, host), id(topo), iface, id(host))
 
 
 def source_classes(
     rs: Ruleset, limit: int, topo: Topology | None = None, iface: str | None = None, proto: int | None = None,
-    ports: tuple[int, ...] = (), dests: tuple[int, ...] = (),
+    ports: tuple[int, ...] = (), dests: tuple[int, ...] = (), host: Any = None,
 ) -> list[SourceClass]:
     """Up to ``limit`` classes of outside sources for a packet from ``iface`` (protocol number ``proto``,
     destination ``ports``, to the address the client chose among ``dests``; empty: any): an ordinary
-    Internet client's class first, then the others in address order."""
-    prep = _prepared(rs, topo, iface)
+    Internet client's class first, then the others in address order. ``host``: the engine's host
+    namespace, whose routes say which sources it routes back differently (see :func:`_route_splits`)."""
+    prep = _prepared(rs, topo, iface, host)
     chosen: set[int] = set()
     for alts, entries in prep.other.items():
         if any(_admits(filters, proto, ports, dests) for filters in alts):
@@ -281,27 +323,50 @@ def source_classes(
 
 
 def _group(prep: _Prepared, admitted: tuple[int, ...], limit: int, family: int) -> list[SourceClass]:
+    """The classes under the generic runs cut by the admitted entries' own source constraints.
+
+    A sweep over the runs and the entries' change points, not over every atom: a kube node's
+    endpoint addresses make thousands of atoms, and each service's cell asks for its classes."""
     atoms, n = prep.atoms, len(prep.atoms)
-    diff = [0] * (n + 1)
+    change: dict[int, int] = {}
     for i in admitted:
         for h, spans, negated in prep.specific[i][1]:
-            _xor(diff, h, spans, negated, n)
-    groups: dict[int, list[int]] = {}
-    extra = 0
-    for a in range(n):
-        extra ^= diff[a]
-        if not prep.spoofed[a]:
-            groups.setdefault(prep.base[a] ^ extra, []).append(a)
+            for pos in ((0, n) if negated else ()) + tuple(p for span in spans for p in span):
+                change[pos] = change.get(pos, 0) ^ h
+    points = sorted(p for p, h in change.items() if h)
+    groups: dict[int, list[list[int]]] = {}  # signature -> its atom ranges [first, last], in order
+    k, extra = 0, 0
+    for first, last, sig in prep.runs:
+        while k < len(points) and points[k] <= first:
+            extra ^= change[points[k]]
+            k += 1
+        start = first
+        while True:
+            end = min(last, points[k] - 1) if k < len(points) else last
+            pieces = groups.setdefault(sig ^ extra, [])
+            if pieces and pieces[-1][1] + 1 == start:
+                pieces[-1][1] = end
+            else:
+                pieces.append([start, end])
+            if end == last:
+                break
+            start = points[k]
+            extra ^= change[start]
+            k += 1
     client = int(CLIENT[family])
     client_atom = atoms.index_of(client)
     make = ipaddress.ip_address if family == 4 else ipaddress.IPv6Address
-    ordered = sorted(groups.values(), key=lambda ms: (client_atom not in ms, ms[0]))
+
+    def holds_client(pieces: list[list[int]]) -> bool:
+        return any(lo <= client_atom <= hi for lo, hi in pieces)
+
+    ordered = sorted(groups.values(), key=lambda ps: (not holds_client(ps), ps[0][0]))
     out: list[SourceClass] = []
-    for members in ordered:
+    for pieces in ordered:
         if len(out) >= limit:
             break
-        ranges = tuple(atoms.interval(a) for a in members)
-        rep = client if client_atom in members else _representative(ranges, make, family)
+        ranges = tuple((atoms.interval(lo)[0], atoms.interval(hi)[1]) for lo, hi in pieces)
+        rep = client if holds_client(pieces) else _representative(ranges, make, family)
         if rep is None:
             continue
         if len(groups) == 1:
@@ -351,9 +416,13 @@ def _admits(filters: tuple, proto: int | None, ports: tuple[int, ...], dests: tu
 
 
 def _representative(ranges, make, family: int) -> int | None:
-    """The middle of the widest range (not a network or broadcast address when avoidable)."""
+    """The middle of the widest range (not a network or broadcast address when avoidable: an IPv4
+    address ending in .0 or .255 reads as one, and is one where a host has that subnet)."""
     for lo, hi in sorted(ranges, key=lambda r: r[0] - r[1]):
         cand = lo + (hi - lo) // 2 if hi - lo > 2 else lo
+        if family == 4 and cand & 0xFF in (0, 0xFF):
+            cand = next((alt for alt in ((cand & ~0xFF) | 10, cand + 1, cand - 1)
+                         if lo <= alt <= hi and alt & 0xFF not in (0, 0xFF)), cand)
         addr = make(cand)
         if not (addr.is_unspecified or addr.is_multicast or (family == 4 and addr.is_reserved)):
             return cand
