@@ -313,7 +313,7 @@ def test_engine_trace_matches_xtables_monitor_trace() -> None:
     flows = [f for f in s.flows if f.id in TRACED]
     with build(spec, prefix="enginetrace") as h:
         for f in flows:
-            probe, lines = h.trace(f.frm, f.dst, f.port, f.proto)
+            probe, lines = h.trace(f.frm, f.dst, f.port, f.proto, first_only=True)
             kernel = _kernel_events(lines)
             ours = _natsim_events(simulate(net, flow_of(spec, f)))
             assert kernel, (f.id, lines)

@@ -63,7 +63,7 @@ def test_natsim_matches_the_same_rules_as_the_kernel_trace(name):
 
 def alone(h, flow) -> list[str] | None:
     """The rules the flow's first packet matched, traced in a session of its own (None: not connected)."""
-    probe, lines = h.trace(flow.frm, flow.dst, flow.port, timeout=1.0)
+    probe, lines = h.trace(flow.frm, flow.dst, flow.port, timeout=1.0, first_only=True)
     if probe.outcome != "connected":
         return None
     first = next((t for t in parse_trace(lines) if t.packets and t.packets[0].get("SPORT") == str(probe.local_port)

@@ -326,18 +326,20 @@ class RunningHost:
         raise AssertionError("unreachable")
 
     def trace(self, frm: str, dst: str, port: int | None = None, proto: str = "tcp", timeout: float = 0.5,
-              settle: float = 0.15) -> tuple[Probe, list[str]]:
+              settle: float = 0.15, first_only: bool = False) -> tuple[Probe, list[str]]:
         """Probe with ``-j TRACE`` in raw PREROUTING/OUTPUT and return the kernel's rule-by-rule trace.
 
         nft backend only: ``xtables-monitor --trace`` prints nftables trace events for the rules that
         iptables-nft created. The trace rules are removed again afterwards. The lab's own canary
         packets (UDP from the host to loopback port ``CANARY_PORT``) are left out of the lines;
-        ``settle`` is kept for callers and no longer needed.
+        ``settle`` is kept for callers and no longer needed. ``first_only``: trace a TCP probe's SYN
+        alone (fewer events for the monitor's netlink socket when the caller reads no later packet).
         """
         if self.spec.backend != "nft":
             raise LabError("tracing needs the nft backend (xtables-monitor)")
         family = 6 if ":" in dst else 4
-        match = ["-p", proto] + (["--dport", str(port)] if port and proto != "icmp" else [])
+        match = (["-p", proto] + (["--syn"] if first_only and proto == "tcp" else [])
+                 + (["--dport", str(port)] if port and proto != "icmp" else []))
         return self._traced(family, [("PREROUTING", match), ("OUTPUT", match)],
                             lambda _: self.probe(frm, dst, port, proto, timeout))
 
