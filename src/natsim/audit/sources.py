@@ -46,9 +46,8 @@ class SourceClass:
 def topology_cuts(topo: Topology | None, family: int, iface: str | None = None) -> tuple[list, list]:
     """(prefixes the engine tells apart, prefixes no client arriving on ``iface`` can have as its address).
 
-    The first list (with the host's routed prefixes) also splits the signature: an on-link
-    neighbour (the host routes replies to it directly, and the reverse-path check passes on its
-    interface) is a different class from a distant client, whatever the rules say.  Loopback, the host's own addresses,
+    The first list holds the host's subnets and routed prefixes: :func:`_route_splits` makes those
+    the host routes back differently a class apart, whatever the rules say.  Loopback, the host's own addresses,
     Docker subnets and the subnets of the host's *other* interfaces are spoofed sources when
     they arrive on ``iface`` (martians, Docker's raw drops, reverse-path checks); the subnet
     of ``iface`` itself holds real neighbours.
@@ -78,7 +77,8 @@ def topology_cuts(topo: Topology | None, family: int, iface: str | None = None) 
             continue
         if route.type in ("local", "broadcast", "multicast", "anycast"):
             spoofed.append(route.dst)  # the host's own, or no unicast client's: not a source
-        cuts.append(route.dst)  # unicast, blackhole, unreachable ...: the way back differs
+        else:
+            cuts.append(route.dst)  # unicast, blackhole, unreachable ...: the way back may differ
     return cuts, spoofed
 
 
@@ -249,14 +249,16 @@ def _route_splits(cuts: list, host: Any, family: int, rnd: random.Random) -> lis
     on-link neighbours when the default route leaves by the same interface) is no class of its
     own. Without ``host`` every prefix is one: more classes, never too few.
     """
+    def way_to(addr) -> object:
+        route = host.lookup(addr)
+        return None if route is None else (route.type, route.dev)
+
     def way(net) -> object:
         if host is None:
             return net
-        middle = net.network_address + net.num_addresses // 2 if net.num_addresses > 2 else net.network_address
-        route = host.lookup(middle)
-        return None if route is None else (route.type, route.dev)
+        return way_to(net.network_address + net.num_addresses // 2 if net.num_addresses > 2 else net.network_address)
 
-    far = None if host is None else (lambda r: None if r is None else (r.type, r.dev))(host.lookup(CLIENT[family]))
+    far = None if host is None else way_to(CLIENT[family])
     hashes: dict[object, int] = {}
 
     def hash_of(w: object) -> int:
