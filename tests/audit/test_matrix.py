@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import random
 import xml.etree.ElementTree as ET
 from functools import lru_cache
 
@@ -43,28 +44,42 @@ def _other_member(entry_flow: Flow, ranges) -> ipaddress._BaseAddress | None:
     return None
 
 
+def _random_members(entry_flow: Flow, ranges, rnd: random.Random, count: int) -> list:
+    """Up to ``count`` addresses anywhere in the class: a class cut too coarsely (on-link neighbours
+    lumped with distant clients) hides in its middle as often as at its ends."""
+    make = ipaddress.ip_address if entry_flow.family == 4 else ipaddress.IPv6Address
+    out = []
+    for _ in range(count):
+        lo, hi = rnd.choice(ranges)
+        addr = make(rnd.randint(lo, hi))
+        if not (addr.is_unspecified or addr.is_multicast or addr.is_reserved or addr.is_loopback):
+            out.append(addr)
+    return out
+
+
 @pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name)
 def test_matrix_agrees_with_the_engine(path) -> None:
     network, matrix = matrix_of(str(path))
     from natsim.audit.flows import cell_flows
 
     classes = {(cf.zone.key, cf.service.key, cf.flow): cf.source_ranges for cf in cell_flows(network)}
+    rnd = random.Random(path.name)  # the same members every run
     for cell in matrix.cells.values():
         for entry in cell.entries[:3]:
             assert simulate(network, entry.flow).verdict == entry.verdict, (cell.zone.key, cell.service.key)
             sc = classes.get((cell.zone.key, cell.service.key, entry.flow))
             if sc is None or len(sc.ranges) == 0:
                 continue
-            other = _other_member(entry.flow, sc.ranges)
-            if other is None:
-                continue
-            flow = Flow(entry.flow.source, entry.flow.destination, entry.flow.proto, entry.flow.dport, other,
-                        entry.flow.sport, entry.flow.in_interface)
-            got = simulate(network, flow).verdict
-            assert got == entry.verdict, (
-                f"{cell.zone.key} -> {cell.service.key}: {other} is in the class of {entry.flow.source_address} "
-                f"({sc.label}) but the engine says {got}, not {entry.verdict}"
-            )
+            for other in (_other_member(entry.flow, sc.ranges), *_random_members(entry.flow, sc.ranges, rnd, 2)):
+                if other is None:
+                    continue
+                flow = Flow(entry.flow.source, entry.flow.destination, entry.flow.proto, entry.flow.dport, other,
+                            entry.flow.sport, entry.flow.in_interface)
+                got = simulate(network, flow).verdict
+                assert got == entry.verdict, (
+                    f"{cell.zone.key} -> {cell.service.key}: {other} is in the class of {entry.flow.source_address} "
+                    f"({sc.label}) but the engine says {got}, not {entry.verdict}"
+                )
 
 
 def test_mysqlserver_snapshot_matrix() -> None:
